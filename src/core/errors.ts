@@ -1,0 +1,128 @@
+/**
+ * The one error type latchkey throws.
+ *
+ * Every failure that latchkey detects surfaces as a {@link LatchkeyError} with a stable
+ * {@link LatchkeyErrorCode}; apps branch on `code`, never on `message`. Messages follow one
+ * style: lower case, no trailing period, user input in backticks, and never a secret.
+ *
+ * @module latchkey
+ */
+
+/**
+ * Stable error codes. New codes may be added in minor releases; existing codes never change
+ * meaning. Grouped by the layer that raises them.
+ */
+export const ERROR_CODES = [
+  // core: input and limits
+  'ERR_INVALID_ARGUMENT',
+  'ERR_LIMIT_EXCEEDED',
+  'ERR_ENCODING',
+  'ERR_MISSING_DEPENDENCY',
+  'ERR_UNSUPPORTED',
+  'ERR_OVERLOADED',
+  // store
+  'ERR_STORE_CONFLICT',
+  'ERR_STORE_NOT_FOUND',
+  'ERR_STORE_CLOSED',
+  'ERR_STORE_CORRUPT',
+  'ERR_STORE_SCHEMA',
+  'ERR_STORE_IO',
+  // challenges and throttling
+  'ERR_CHALLENGE_INVALID',
+  'ERR_THROTTLED',
+  // expressions (policy `when` clauses and credential caveats)
+  'ERR_EXPRESSION_SYNTAX',
+  // macaroons (low-level)
+  'ERR_MACAROON_FORMAT',
+  'ERR_MACAROON_SIGNATURE',
+  'ERR_MACAROON_CAVEAT_UNSATISFIED',
+  'ERR_MACAROON_DISCHARGE_MISSING',
+  'ERR_MACAROON_DISCHARGE_UNUSED',
+  'ERR_MACAROON_DISCHARGE_CYCLE',
+  // credentials (high-level delegation)
+  'ERR_CREDENTIAL_UNKNOWN_KEY',
+  'ERR_CREDENTIAL_EXPIRED',
+  'ERR_CREDENTIAL_REVOKED',
+  'ERR_CREDENTIAL_USES_EXHAUSTED',
+  'ERR_CREDENTIAL_CAVEAT_FAILED',
+  'ERR_DISCHARGE_UNREADABLE',
+  'ERR_DISCHARGE_CONDITION_FAILED',
+  // anything latchkey did not expect; always a bug worth reporting
+  'ERR_INTERNAL',
+] as const;
+
+/** A stable error code; see {@link ERROR_CODES}. */
+export type LatchkeyErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * Structured, non-secret detail that explains an error to a program: which field, which limit,
+ * which package. Values are plain data so that an error can be logged as JSON.
+ */
+export type LatchkeyErrorDetail = Readonly<
+  Record<string, string | number | boolean | null | readonly (string | number)[]>
+>;
+
+/**
+ * The error latchkey throws for every failure it detects.
+ *
+ * @example
+ * ```ts
+ * import { LatchkeyError } from 'latchkey';
+ * try {
+ *   await store.challenges.put(record);
+ * } catch (error) {
+ *   if (error instanceof LatchkeyError && error.code === 'ERR_LIMIT_EXCEEDED') {
+ *     console.log(error.detail.limit);
+ *   }
+ * }
+ * ```
+ */
+export class LatchkeyError extends Error {
+  /** The stable code; branch on this. */
+  readonly code: LatchkeyErrorCode;
+  /** Structured detail; never contains a secret. */
+  readonly detail: LatchkeyErrorDetail;
+
+  constructor(
+    code: LatchkeyErrorCode,
+    message: string,
+    detail: LatchkeyErrorDetail = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LatchkeyError';
+    this.code = code;
+    this.detail = Object.freeze({ ...detail });
+  }
+
+  /** A JSON form for logs: code, message and detail, never the cause's stack. */
+  toJSON(): { name: string; code: LatchkeyErrorCode; message: string; detail: LatchkeyErrorDetail } {
+    return { name: this.name, code: this.code, message: this.message, detail: this.detail };
+  }
+}
+
+/**
+ * True when `value` is a {@link LatchkeyError}, optionally with the given code.
+ *
+ * @example
+ * ```ts
+ * if (isLatchkeyError(error, 'ERR_THROTTLED')) retryLater();
+ * ```
+ */
+export function isLatchkeyError(value: unknown, code?: LatchkeyErrorCode): value is LatchkeyError {
+  return value instanceof LatchkeyError && (code === undefined || value.code === code);
+}
+
+/**
+ * Wrap an unexpected exception from a dependency or the platform as a `LatchkeyError`, keeping
+ * the original as `cause`. A `LatchkeyError` passes through unchanged.
+ */
+export function wrapError(
+  error: unknown,
+  code: LatchkeyErrorCode,
+  message: string,
+  detail: LatchkeyErrorDetail = {},
+): LatchkeyError {
+  if (error instanceof LatchkeyError) return error;
+  return new LatchkeyError(code, message, detail, { cause: error });
+}

@@ -1,0 +1,2 @@
+// The delegation core's public surface (macaroons, credentials, dischargers) is exported here.
+export {};

@@ -1,0 +1,2 @@
+// The policy engine's public surface (expressions, rules, assurance levels) is exported here.
+export {};
