@@ -15,6 +15,6 @@
  * @module latchkey
  */
 export * from './core/index.js';
-export * from './store/index.js';
 export * from './delegation/index.js';
 export * from './policy/index.js';
+export * from './store/index.js';

@@ -13,11 +13,7 @@ function describe(value: unknown): string {
 }
 
 /** A `Uint8Array`, optionally of an exact length or within `[min, max]` bytes. */
-export function abytes(
-  value: unknown,
-  label: string,
-  length?: number | { min?: number; max?: number },
-): Uint8Array {
+export function abytes(value: unknown, label: string, length?: number | { min?: number; max?: number }): Uint8Array {
   if (!(value instanceof Uint8Array)) {
     throw new LatchkeyError('ERR_INVALID_ARGUMENT', `${label} must be a Uint8Array, got ${describe(value)}`, {
       field: label,

@@ -25,4 +25,12 @@ export {
 export { abytes, aint, aoneOf, astring } from './guards.js';
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from './limits.js';
 export { randomBytes, randomId, randomIntBetween } from './random.js';
-export { AMR_VALUES, type Aal, type Amr, type Evidence, type FactorKind, type FactorName, type Subject } from './types.js';
+export {
+  type Aal,
+  AMR_VALUES,
+  type Amr,
+  type Evidence,
+  type FactorKind,
+  type FactorName,
+  type Subject,
+} from './types.js';

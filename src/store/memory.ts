@@ -31,6 +31,7 @@ import {
   checkWindow,
   closedError,
   decodeDocument,
+  encodeDocument,
   usernameKey,
 } from './validate.js';
 
@@ -72,6 +73,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     data: decodeDocument(JSON.stringify(record.data)),
   });
 
+  const copyEntry = (entry: AuditEntry): AuditEntry => ({
+    ...entry,
+    detail: decodeDocument(JSON.stringify(entry.detail)),
+  });
+
   return {
     kind: 'memory',
     durable: false,
@@ -86,7 +92,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
             entity: 'account',
           });
         }
-        const metadata = decodeDocument(JSON.stringify(input.metadata ?? {}));
+        const metadata = decodeDocument(encodeDocument(input.metadata ?? {}, 'account.metadata', limits));
         const account: Account = {
           id,
           username: input.username,
@@ -349,7 +355,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           detail: decodeDocument(detail),
         };
         audit.push(entry);
-        return entry;
+        return copyEntry(entry);
       },
       async query(query) {
         open();
@@ -364,7 +370,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           if (query.until !== undefined && entry.at > query.until) continue;
           if (query.types !== undefined && !query.types.includes(entry.type)) continue;
           if ((query.audience ?? 'subject') === 'subject' && entry.audience === 'operator') continue;
-          out.push(entry);
+          out.push(copyEntry(entry));
         }
         return out;
       },

@@ -5,7 +5,14 @@
 import { LatchkeyError } from '../core/errors.js';
 import { abytes, aint, astring } from '../core/guards.js';
 import type { Limits } from '../core/limits.js';
-import type { Json, NewAccount, NewAuditEntry, NewAuthenticatorRecord, NewChallenge, AuthenticatorPatch } from './types.js';
+import type {
+  AuthenticatorPatch,
+  Json,
+  NewAccount,
+  NewAuditEntry,
+  NewAuthenticatorRecord,
+  NewChallenge,
+} from './types.js';
 
 export function checkId(value: unknown, label: string, limits: Limits): string {
   return astring(value, label, 1, limits.maxIdLength);
