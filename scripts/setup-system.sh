@@ -11,6 +11,14 @@ packages=(
   sqlite3
   # delegation: independent macaroon peers (python with /usr/bin/python3, and a C harness)
   python3-pymacaroons libmacaroons-dev pkg-config
+  # password: independent argon2, bcrypt, scrypt and pbkdf2 implementations
+  argon2 python3-argon2 python3-passlib python3-bcrypt php-cli
+  # webauthn: Debian's headless Chromium, driven by playwright-core with a CDP virtual authenticator
+  chromium
+  # fob: independent CTAP2 clients (python-fido2, libfido2 and its tools)
+  python3-fido2 libfido2-dev fido2-tools
+  # pkcs11: SoftHSM2 tokens and OpenSC's pkcs11-tool
+  softhsm2 opensc
 )
 
 missing=()
