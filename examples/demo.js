@@ -1,6 +1,7 @@
 // @ts-check
 // `npm run demo`: the four stories of DESIGN.md, in the terminal, on the embedded defaults
 // (SQLite in a temporary folder, the virtual fob in-process), as far as they are built.
+import { run as fobLogin } from './fob-login.js';
 import { run as storeBasics } from './store-basics.js';
 
 /**
@@ -9,11 +10,12 @@ import { run as storeBasics } from './store-basics.js';
  */
 const stories = [
   { title: 'Foundation: the embedded store', run: storeBasics },
+  { title: 'Factor: "present your USB fob" (virtual CTAP 2.1 fob, PIN, signature check)', run: fobLogin },
   {
     title: '1. App login with step-up (passkey, then the USB fob for more than $100)',
-    pending: 'issues #4, #6, #7, #9',
+    pending: 'issues #4, #6, #9',
   },
-  { title: '2. A fob unlocks a workspace; pulling it locks', pending: 'issues #7, #10' },
+  { title: '2. A fob unlocks a workspace; pulling it locks', pending: 'issue #10' },
   { title: '3. "Hon, take my card to the corner store"', pending: 'issue #3' },
   { title: '4. "Your thumb or your life": duress and coercion-safe rules', pending: 'issues #4, #9' },
 ];

@@ -13,6 +13,8 @@ commands:
   store check <file>                      run SQLite's integrity check on a store
   audit <file> --subject <id> [--operator] [--limit <n>]
                                           print a subject's audit entries as JSON lines
+  virtual-fob --pipe [--state FILE] [--touch-ms N] [--deny-touch]
+                                          a virtual CTAP 2.1 fob speaking CTAPHID on stdin/stdout
   version                                 print the version
   help                                    print this help
 `;
@@ -101,6 +103,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       case 'audit':
         await audit(rest, io);
         return 0;
+      case 'virtual-fob': {
+        const { virtualFobCommand } = await import('./virtual-fob.js');
+        return await virtualFobCommand(rest);
+      }
       default:
         throw usage(`unknown command \`${command}\``);
     }

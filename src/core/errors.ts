@@ -47,6 +47,31 @@ export const ERROR_CODES = [
   'ERR_CREDENTIAL_CAVEAT_FAILED',
   'ERR_DISCHARGE_UNREADABLE',
   'ERR_DISCHARGE_CONDITION_FAILED',
+  // hardware: CTAPHID and CTAP2. An error from a CTAP status also carries `detail.status` (the byte)
+  // and `detail.statusName` (its spec name, e.g. `CTAP2_ERR_PIN_INVALID`); statuses without a code
+  // of their own are `ERR_CTAP2_STATUS`. The full table is `CTAP_STATUS` in src/hardware/ctap-status.ts
+  'ERR_CTAPHID_FRAMING',
+  'ERR_CTAPHID_BUSY',
+  'ERR_CTAP2_CBOR',
+  'ERR_CTAP2_STATUS',
+  'ERR_CTAP2_PIN_INVALID',
+  'ERR_CTAP2_PIN_BLOCKED',
+  'ERR_CTAP2_PIN_AUTH_BLOCKED',
+  'ERR_CTAP2_PIN_NOT_SET',
+  'ERR_CTAP2_PIN_REQUIRED',
+  'ERR_CTAP2_PIN_POLICY_VIOLATION',
+  'ERR_CTAP2_NO_CREDENTIALS',
+  'ERR_CTAP2_CREDENTIAL_EXCLUDED',
+  'ERR_CTAP2_OPERATION_DENIED',
+  'ERR_CTAP2_KEEPALIVE_CANCEL',
+  'ERR_CTAP2_USER_ACTION_TIMEOUT',
+  'ERR_FOB_TIMEOUT',
+  'ERR_FOB_REMOVED',
+  'ERR_FOB_NOT_FOUND',
+  // fob factor (latchkey/fob)
+  'ERR_FOB_CREDENTIAL_UNKNOWN',
+  'ERR_FOB_ASSERTION_INVALID',
+  'ERR_FOB_COUNTER_REGRESSED',
   // anything latchkey did not expect; always a bug worth reporting
   'ERR_INTERNAL',
 ] as const;

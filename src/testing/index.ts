@@ -1,8 +1,10 @@
 /**
- * Test helpers that are safe to ship: a manual clock and the in-memory store. The virtual fob
- * joins them with the hardware layer.
+ * Test helpers that are safe to ship: a manual clock, the in-memory store, and the virtual fob
+ * (a real CTAP 2.1 authenticator in process memory) with its in-memory HID connection.
  *
  * @module latchkey/testing
  */
+
+export * from '../hardware/testing.js';
 export { createMemoryStore, type MemoryStoreOptions } from '../store/memory.js';
 export { FakeClock } from './clock.js';
