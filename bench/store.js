@@ -21,7 +21,9 @@ const raw = new Database(join(dir, 'raw.db'));
 raw.pragma('journal_mode = WAL');
 raw.pragma('synchronous = NORMAL');
 raw.exec('CREATE TABLE usage (id TEXT PRIMARY KEY, used INTEGER NOT NULL) STRICT');
-raw.exec('CREATE TABLE challenges (id TEXT PRIMARY KEY, purpose TEXT, payload BLOB, subject TEXT, expires_at INTEGER) STRICT');
+raw.exec(
+  'CREATE TABLE challenges (id TEXT PRIMARY KEY, purpose TEXT, payload BLOB, subject TEXT, expires_at INTEGER) STRICT',
+);
 const rawConsume = raw.prepare(
   'INSERT INTO usage (id, used) VALUES (?, 1) ON CONFLICT (id) DO UPDATE SET used = usage.used + 1 WHERE usage.used < ? RETURNING used',
 );

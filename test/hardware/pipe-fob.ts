@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Component } from '../helpers/components.js';
 
-export const fixture = fileURLToPath(new URL('./fixtures/virtual-fob.mjs', import.meta.url));
+const fixture = fileURLToPath(new URL('./fixtures/virtual-fob.mjs', import.meta.url));
 
 /** The command line that starts a pipe fob. */
 export function pipeFobCommand(...args: readonly string[]): string[] {

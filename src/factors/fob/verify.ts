@@ -25,7 +25,7 @@ function sha256(data: Uint8Array): Uint8Array {
 }
 
 /** The rpIdHash a response for `rpId` must carry. */
-export function rpIdHash(rpId: string): Uint8Array {
+function rpIdHash(rpId: string): Uint8Array {
   return sha256(new TextEncoder().encode(rpId));
 }
 
