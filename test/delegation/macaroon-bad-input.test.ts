@@ -4,23 +4,14 @@
  */
 import { describe, expect, test } from 'vitest';
 import { runFuzz } from '../../scripts/fuzz-macaroon.js';
-import { isLatchkeyError, LatchkeyError } from '../../src/core/errors.js';
+import { LatchkeyError } from '../../src/core/errors.js';
 import { Macaroon, verifyMacaroon } from '../../src/delegation/macaroon/index.js';
+import { codeOf } from '../helpers/errors.js';
 
 /** The value, or a failed test when it is missing. */
 function must<T>(value: T | undefined | null): T {
   if (value === undefined || value === null) throw new Error('expected a value');
   return value;
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (error) {
-    if (!isLatchkeyError(error)) throw error;
-    return error.code;
-  }
 }
 
 const tp = { key: 'tp key', identifier: 'tp', location: 'https://tp.example' };

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { isLatchkeyError, LatchkeyError } from '../../src/core/errors.js';
 import { Macaroon, type MacaroonFormat, verifyMacaroon } from '../../src/delegation/macaroon/index.js';
+import { codeOf } from '../helpers/errors.js';
 
 /** The value, or a failed test when it is missing. */
 function must<T>(value: T | undefined | null): T {
@@ -16,16 +17,6 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
 const ROOT = utf8('this is our super secret key; only we should know it');
 const FORMATS: MacaroonFormat[] = ['v1', 'v2', 'v2j'];
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (error) {
-    if (!isLatchkeyError(error)) throw error;
-    return error.code;
-  }
-}
 
 const all = () => true;
 

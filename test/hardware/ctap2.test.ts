@@ -5,24 +5,14 @@
 import { createHash, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { concatBytes } from '../../src/core/bytes.js';
-import { LatchkeyError } from '../../src/core/errors.js';
 import { decodeCoseP256, p256KeyObject } from '../../src/hardware/cose.js';
 import { Ctap2Client } from '../../src/hardware/ctap2.js';
 import { VirtualFob } from '../../src/hardware/virtual-fob.js';
 import { FakeClock } from '../../src/testing/clock.js';
+import { rejection } from '../helpers/errors.js';
 
 const RP = 'example.com';
 const sha256 = (text: string): Uint8Array => new Uint8Array(createHash('sha256').update(text).digest());
-
-async function rejection(promise: Promise<unknown>): Promise<LatchkeyError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof LatchkeyError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function open(fob = new VirtualFob(), pinProtocol?: 1 | 2) {
   return { fob, client: await Ctap2Client.open(fob.connect(), pinProtocol === undefined ? {} : { pinProtocol }) };

@@ -15,6 +15,7 @@ import {
 import { CtapHidDeviceFraming } from '../../src/hardware/ctaphid-device.js';
 import { createMemoryConnection } from '../../src/hardware/memory-connection.js';
 import { VirtualFob } from '../../src/hardware/virtual-fob.js';
+import { rejection } from '../helpers/errors.js';
 
 function caught(fn: () => unknown): unknown {
   try {
@@ -23,16 +24,6 @@ function caught(fn: () => unknown): unknown {
     return error;
   }
   return undefined;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<LatchkeyError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof LatchkeyError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** A device whose framing runs a CBOR handler we control. */

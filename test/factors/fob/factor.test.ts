@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { LatchkeyError } from '../../../src/core/errors.js';
 import { FobFactor } from '../../../src/factors/fob/factor.js';
 import { Ctap2Client } from '../../../src/hardware/ctap2.js';
 import { VirtualFob } from '../../../src/hardware/virtual-fob.js';
 import { createMemoryStore } from '../../../src/store/memory.js';
 import { FakeClock } from '../../../src/testing/clock.js';
+import { rejection } from '../../helpers/errors.js';
 
 const RP = 'example.com';
-
-async function rejection(promise: Promise<unknown>): Promise<LatchkeyError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof LatchkeyError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function setup(options: { requireUserVerification?: boolean } = {}) {
   const clock = new FakeClock(Date.UTC(2030, 0, 1));
