@@ -42,12 +42,12 @@ export interface HidConnection {
 }
 
 /** The `ERR_FOB_REMOVED` error. */
-export function fobRemoved(reason = 'the fob was removed'): LatchkeyError {
+function fobRemoved(reason = 'the fob was removed'): LatchkeyError {
   return new LatchkeyError('ERR_FOB_REMOVED', reason);
 }
 
 /** Check that `report` is a full report before it is written. */
-export function checkReport(report: Uint8Array, size = HID_REPORT_SIZE): Uint8Array {
+function checkReport(report: Uint8Array, size = HID_REPORT_SIZE): Uint8Array {
   if (!(report instanceof Uint8Array) || report.length !== size) {
     throw new LatchkeyError('ERR_INVALID_ARGUMENT', `a HID report must be ${size} bytes`, {
       field: 'report',
@@ -55,6 +55,66 @@ export function checkReport(report: Uint8Array, size = HID_REPORT_SIZE): Uint8Ar
     });
   }
   return report;
+}
+
+/**
+ * The state every {@link HidConnection} implementation keeps: the queue of incoming reports, the
+ * removal signal, and whether the host closed it. Transports add only how bytes move.
+ *
+ * @internal
+ */
+export class ConnectionState {
+  private readonly queue = new ReportQueue();
+  private readonly removal = new AbortController();
+  private isClosed = false;
+
+  /** Aborted, with an `ERR_FOB_REMOVED` reason, when the fob goes away. */
+  get removed(): AbortSignal {
+    return this.removal.signal;
+  }
+
+  /** The fob went away: abort the signal and fail pending and later reads. Idempotent. */
+  remove(reason?: string): void {
+    if (this.removal.signal.aborted) return;
+    const error = fobRemoved(reason);
+    this.removal.abort(error);
+    this.queue.fail(error);
+  }
+
+  /** Whether reports may still flow: neither closed nor removed. */
+  get open(): boolean {
+    return !this.isClosed && !this.removal.signal.aborted;
+  }
+
+  /** Check a report the host is about to write; the error to fail the write with when closed or removed. */
+  writeError(report: Uint8Array): LatchkeyError | undefined {
+    checkReport(report);
+    if (this.isClosed) return closedError();
+    if (this.removal.signal.aborted) return this.removal.signal.reason as LatchkeyError;
+    return undefined;
+  }
+
+  /** A report from the fob (ignored once closed or removed). */
+  push(report: Uint8Array): void {
+    this.queue.push(report);
+  }
+
+  read(timeoutMs: number): Promise<Uint8Array> {
+    if (this.isClosed) return Promise.reject(closedError());
+    return this.queue.read(timeoutMs);
+  }
+
+  /** Mark the connection closed and fail reads; `false` when it already was closed. */
+  close(): boolean {
+    if (this.isClosed) return false;
+    this.isClosed = true;
+    this.queue.fail(closedError());
+    return true;
+  }
+}
+
+function closedError(): LatchkeyError {
+  return new LatchkeyError('ERR_FOB_REMOVED', 'the connection is closed');
 }
 
 interface Waiter {
@@ -65,11 +125,9 @@ interface Waiter {
 
 /**
  * Buffers reports that arrive before anyone reads them, serves `read(timeoutMs)`, and turns
- * removal into a rejected read. Shared by every {@link HidConnection} implementation.
- *
- * @internal
+ * removal into a rejected read. Held by {@link ConnectionState}.
  */
-export class ReportQueue {
+class ReportQueue {
   private readonly queue: Uint8Array[] = [];
   private waiter: Waiter | undefined;
   private failure: LatchkeyError | undefined;

@@ -5,8 +5,7 @@
  *
  * @module latchkey/testing
  */
-import { LatchkeyError } from '../core/errors.js';
-import { checkReport, fobRemoved, HID_REPORT_SIZE, type HidConnection, ReportQueue } from './connection.js';
+import { ConnectionState, HID_REPORT_SIZE, type HidConnection } from './connection.js';
 
 /** What a device implementation gives the link: where host reports go, and an unplug hook. */
 export interface HidDeviceHandler {
@@ -29,43 +28,28 @@ export function createMemoryConnection(
   device: HidDeviceHandler,
   options: { readonly onClose?: () => void } = {},
 ): { host: HidConnection; deliver: (report: Uint8Array) => void; unplug: (reason?: string) => void } {
-  const queue = new ReportQueue();
-  const removal = new AbortController();
-  let closed = false;
-
-  const unplug = (reason?: string): void => {
-    if (removal.signal.aborted) return;
-    const error = fobRemoved(reason);
-    removal.abort(error);
-    queue.fail(error);
-  };
+  const state = new ConnectionState();
+  const unplug = (reason?: string): void => state.remove(reason);
 
   const host: HidConnection = {
     reportSize: HID_REPORT_SIZE,
-    removed: removal.signal,
+    removed: state.removed,
     async write(report) {
-      checkReport(report);
-      if (closed) throw new LatchkeyError('ERR_FOB_REMOVED', 'the connection is closed');
-      if (removal.signal.aborted) throw removal.signal.reason as LatchkeyError;
+      const blocked = state.writeError(report);
+      if (blocked) throw blocked;
       const copy = report.slice();
       queueMicrotask(() => {
-        if (!removal.signal.aborted && !closed) device.receive(copy);
+        if (state.open) device.receive(copy);
       });
     },
-    read(timeoutMs) {
-      if (closed) return Promise.reject(new LatchkeyError('ERR_FOB_REMOVED', 'the connection is closed'));
-      return queue.read(timeoutMs);
-    },
+    read: (timeoutMs) => state.read(timeoutMs),
     async close() {
-      if (closed) return;
-      closed = true;
-      queue.fail(new LatchkeyError('ERR_FOB_REMOVED', 'the connection is closed'));
-      options.onClose?.();
+      if (state.close()) options.onClose?.();
     },
   };
 
   const deliver = (report: Uint8Array): void => {
-    if (!closed && !removal.signal.aborted) queue.push(report.slice());
+    if (state.open) state.push(report.slice());
   };
   return { host, deliver, unplug };
 }

@@ -11,7 +11,7 @@
  * @module latchkey/fob
  */
 import { LatchkeyError } from '../core/errors.js';
-import { checkReport, fobRemoved, HID_REPORT_SIZE, type HidConnection, ReportQueue } from './connection.js';
+import { ConnectionState, HID_REPORT_SIZE, type HidConnection } from './connection.js';
 
 /** The FIDO HID usage page and usage (CTAP 2.1 §11.2.8.1). */
 export const FIDO_USAGE_PAGE = 0xf1d0;
@@ -46,29 +46,21 @@ export interface HidDeviceHandle {
  * ```
  */
 export function hidConnection(device: HidDeviceHandle): HidConnection {
-  const queue = new ReportQueue();
-  const removal = new AbortController();
-  let closed = false;
-  const remove = (reason: string): void => {
-    if (removal.signal.aborted) return;
-    const error = fobRemoved(reason);
-    removal.abort(error);
-    queue.fail(error);
-  };
+  const state = new ConnectionState();
+  const remove = (reason: string): void => state.remove(reason);
   device.on('data', (data: Buffer) => {
     // Some platforms hand back the report-ID byte, or a short report: keep the 64 report bytes.
     const bytes = data.length === HID_REPORT_SIZE + 1 && data[0] === 0 ? data.subarray(1) : data;
     if (bytes.length < HID_REPORT_SIZE) return;
-    queue.push(new Uint8Array(bytes.subarray(0, HID_REPORT_SIZE)));
+    state.push(new Uint8Array(bytes.subarray(0, HID_REPORT_SIZE)));
   });
   device.on('error', () => remove('the fob was removed (read error)'));
   return {
     reportSize: HID_REPORT_SIZE,
-    removed: removal.signal,
+    removed: state.removed,
     async write(report) {
-      checkReport(report);
-      if (closed) throw new LatchkeyError('ERR_FOB_REMOVED', 'the connection is closed');
-      if (removal.signal.aborted) throw removal.signal.reason as LatchkeyError;
+      const blocked = state.writeError(report);
+      if (blocked) throw blocked;
       const framed = Buffer.alloc(HID_REPORT_SIZE + 1);
       framed.set(report, 1);
       let written: number;
@@ -76,21 +68,16 @@ export function hidConnection(device: HidDeviceHandle): HidConnection {
         written = await device.write(framed);
       } catch {
         remove('the fob was removed (write error)');
-        throw removal.signal.reason as LatchkeyError;
+        throw state.removed.reason as LatchkeyError;
       }
       if (written !== framed.length) {
         remove('the fob was removed (short write)');
-        throw removal.signal.reason as LatchkeyError;
+        throw state.removed.reason as LatchkeyError;
       }
     },
-    read(timeoutMs) {
-      if (closed) return Promise.reject(new LatchkeyError('ERR_FOB_REMOVED', 'the connection is closed'));
-      return queue.read(timeoutMs);
-    },
+    read: (timeoutMs) => state.read(timeoutMs),
     async close() {
-      if (closed) return;
-      closed = true;
-      queue.fail(new LatchkeyError('ERR_FOB_REMOVED', 'the connection is closed'));
+      if (!state.close()) return;
       try {
         await device.close();
       } catch {

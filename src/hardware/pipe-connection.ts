@@ -9,7 +9,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { LatchkeyError } from '../core/errors.js';
-import { checkReport, fobRemoved, HID_REPORT_SIZE, type HidConnection, ReportQueue } from './connection.js';
+import { ConnectionState, HID_REPORT_SIZE, type HidConnection } from './connection.js';
 
 /**
  * A {@link HidConnection} over two streams: `fromFob` carries the fob's reports, `toFob` the
@@ -26,22 +26,14 @@ export function pipeConnection(
   toFob: Writable,
   options: { readonly onClose?: () => Promise<void> } = {},
 ): HidConnection {
-  const queue = new ReportQueue();
-  const removal = new AbortController();
+  const state = new ConnectionState();
+  const remove = (reason: string): void => state.remove(reason);
   let pending: Buffer = Buffer.alloc(0);
-  let closed = false;
-
-  const remove = (reason: string): void => {
-    if (removal.signal.aborted) return;
-    const error = fobRemoved(reason);
-    removal.abort(error);
-    queue.fail(error);
-  };
 
   const onData = (chunk: Buffer): void => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     while (pending.length >= HID_REPORT_SIZE) {
-      queue.push(new Uint8Array(pending.subarray(0, HID_REPORT_SIZE)));
+      state.push(new Uint8Array(pending.subarray(0, HID_REPORT_SIZE)));
       pending = pending.subarray(HID_REPORT_SIZE);
     }
   };
@@ -53,29 +45,23 @@ export function pipeConnection(
 
   return {
     reportSize: HID_REPORT_SIZE,
-    removed: removal.signal,
+    removed: state.removed,
     write(report) {
-      checkReport(report);
-      if (closed) return Promise.reject(new LatchkeyError('ERR_FOB_REMOVED', 'the connection is closed'));
-      if (removal.signal.aborted) return Promise.reject(removal.signal.reason as LatchkeyError);
+      const blocked = state.writeError(report);
+      if (blocked) return Promise.reject(blocked);
       return new Promise((resolve, reject) => {
         toFob.write(Buffer.from(report), (error) => {
           if (error) {
             remove('writing to the fob failed');
-            reject(removal.signal.reason as LatchkeyError);
+            reject(state.removed.reason as LatchkeyError);
           } else resolve();
         });
       });
     },
-    read(timeoutMs) {
-      if (closed) return Promise.reject(new LatchkeyError('ERR_FOB_REMOVED', 'the connection is closed'));
-      return queue.read(timeoutMs);
-    },
+    read: (timeoutMs) => state.read(timeoutMs),
     async close() {
-      if (closed) return;
-      closed = true;
+      if (!state.close()) return;
       fromFob.off('data', onData);
-      queue.fail(new LatchkeyError('ERR_FOB_REMOVED', 'the connection is closed'));
       toFob.end();
       await options.onClose?.();
     },
