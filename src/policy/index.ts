@@ -1,2 +1,14 @@
-// The policy engine's public surface (expressions, rules, assurance levels) is exported here.
-export {};
+/**
+ * The policy layer: the expression language shared with delegation caveats today; rules,
+ * assurance levels and decisions join it with the policy engine (issue #4).
+ *
+ * @module latchkey
+ */
+export {
+  type ContextValue,
+  compileExpression,
+  type Expression,
+  type ExpressionContext,
+  type ExpressionLimits,
+  type Verdict,
+} from './expression.js';
