@@ -4,6 +4,8 @@
  *
  * @module latchkey
  */
+
+export { formatDuration, parseDuration } from './duration.js';
 export {
   type ContextValue,
   compileExpression,

@@ -285,7 +285,9 @@ describe('expression language: limits', () => {
     const names = Array.from({ length: 300 }, (_, i) => `a${i}`);
     const source = names.map((name) => `${name} == 1`).join(' && ');
     const context = Object.fromEntries(names.map((name) => [name, 1]));
-    expect(compileExpression(source, { limits: { maxLength: 10_000, maxNodes: 2000 } }).evaluate(context).satisfied).toBe(true);
+    expect(
+      compileExpression(source, { limits: { maxLength: 10_000, maxNodes: 2000 } }).evaluate(context).satisfied,
+    ).toBe(true);
   });
 
   it('refuses limits that are not bounded positive integers', () => {
@@ -318,7 +320,11 @@ const condition: fc.Arbitrary<Ast> = fc.letrec<{ cond: Ast }>((tie) => ({
   cond: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc
-      .record({ op: fc.constantFrom('==', '!=', '<', '<=', '>', '>=') as fc.Arbitrary<'=='>, left: numeric, right: numeric })
+      .record({
+        op: fc.constantFrom('==', '!=', '<', '<=', '>', '>=') as fc.Arbitrary<'=='>,
+        left: numeric,
+        right: numeric,
+      })
       .map((r) => ({ kind: 'cmp' as const, ...r })),
     fc.constantFrom(...FLAG_NAMES).map((name) => ({ kind: 'flag' as const, name })),
     tie('cond').map((operand) => ({ kind: 'not' as const, operand })),
