@@ -1,7 +1,9 @@
 // @ts-check
 // `npm run demo`: the four stories of DESIGN.md, in the terminal, on the embedded defaults
 // (SQLite in a temporary folder, the virtual fob in-process), as far as they are built.
+import { run as cornerStore } from './corner-store.js';
 import { run as fobLogin } from './fob-login.js';
+import { run as stepUp } from './step-up.js';
 import { run as storeBasics } from './store-basics.js';
 
 /**
@@ -12,12 +14,19 @@ const stories = [
   { title: 'Foundation: the embedded store', run: storeBasics },
   { title: 'Factor: "present your USB fob" (virtual CTAP 2.1 fob, PIN, signature check)', run: fobLogin },
   {
-    title: '1. App login with step-up (passkey, then the USB fob for more than $100)',
-    pending: 'issues #4, #6, #9',
+    title: '1 and 4. The policy: step-up to the fob above $100; a biometric alone never closes the account',
+    run: stepUp,
+  },
+  {
+    title: '1. App login with step-up, end to end (a passkey in the browser, sessions as credentials)',
+    pending: 'issues #6, #9',
   },
   { title: '2. A fob unlocks a workspace; pulling it locks', pending: 'issue #10' },
-  { title: '3. "Hon, take my card to the corner store"', pending: 'issue #3' },
-  { title: '4. "Your thumb or your life": duress and coercion-safe rules', pending: 'issues #4, #9' },
+  {
+    title: '3. "Hon, take my card to the corner store" (a narrowed credential, Bob proves himself with his fob)',
+    run: cornerStore,
+  },
+  { title: '4. "Your thumb or your life": duress PINs, decoy scope, frozen delegations', pending: 'issue #9' },
 ];
 
 let failed = false;

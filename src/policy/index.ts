@@ -1,11 +1,12 @@
 /**
- * The policy layer: the expression language shared with delegation caveats today; rules,
- * assurance levels and decisions join it with the policy engine (issue #4).
+ * The policy layer: the expression language shared with delegation caveats, and the policy
+ * engine (rules, requirements, assurance levels per NIST SP 800-63B-4, decisions with step-up
+ * answers, `lintPolicy`).
  *
  * @module latchkey
  */
 
-export { formatDuration, parseDuration } from './duration.js';
+export * from './engine-index.js';
 export {
   type ContextValue,
   compileExpression,
