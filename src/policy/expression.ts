@@ -392,6 +392,13 @@ interface Node {
   readonly conjuncts?: readonly Node[];
 }
 
+/** A name as it stands in the source, with its reader. */
+interface NameUse {
+  readonly path: string;
+  readonly start: number;
+  readonly read: Fn;
+}
+
 const COMPARISONS = new Set(['==', '!=', '<', '<=', '>', '>=', 'in']);
 const ORDERED = new Set<Type>(['number', 'string', 'instant', 'duration', 'any']);
 
@@ -430,7 +437,7 @@ class Parser {
   private depth = 0;
   readonly paths: string[] = [];
   /** Every name read, with where it stands, so a false result can show the values it compared. */
-  readonly names: { readonly path: string; readonly start: number }[] = [];
+  readonly names: NameUse[] = [];
 
   constructor(
     private readonly source: string,
@@ -819,8 +826,9 @@ class Parser {
       }
       case 'name': {
         if (!this.paths.includes(token.text)) this.paths.push(token.text);
-        this.names.push({ path: token.text, start: token.start });
-        return { type: 'any', start: token.start, end: token.end, fn: readPath(token.text), path: token.text };
+        const read = readPath(token.text);
+        this.names.push({ path: token.text, start: token.start, read });
+        return { type: 'any', start: token.start, end: token.end, fn: read, path: token.text };
       }
       case 'end':
         throw syntaxError(this.source, token.start, 'unexpected end of expression');
@@ -922,20 +930,15 @@ function resolveLimits(overrides: Partial<ExpressionLimits> | undefined): Expres
 }
 
 /** Why `node` (a conjunct) is false: its text, and the values of up to three names it reads. */
-function falseReason(
-  source: string,
-  node: Node,
-  names: readonly { readonly path: string; readonly start: number }[],
-  context: ExpressionContext,
-): string {
+function falseReason(source: string, node: Node, names: readonly NameUse[], context: ExpressionContext): string {
   const text = source.slice(node.start, node.end);
   const shown: string[] = [];
   const seen = new Set<string>();
-  for (const { path, start } of names) {
+  for (const { path, start, read } of names) {
     if (start < node.start || start >= node.end || seen.has(path) || shown.length >= 3) continue;
     seen.add(path);
     try {
-      shown.push(`${path} is ${describeValue(readPath(path)(context))}`);
+      shown.push(`${path} is ${describeValue(read(context))}`);
     } catch {
       // an unreadable name would have failed the expression, not made it false
     }
