@@ -555,7 +555,8 @@ class Engine implements CompiledPolicy {
     let firstPermit: CompiledRule | null = null;
     let permits: CompiledRule[] | null = null;
     let unmet: CompiledRule[] | null = null;
-    let notApplying: { rule: CompiledRule; reason: string }[] | null = null;
+    // verdicts, not reasons: a false verdict writes its reason only when read, and at most three are
+    let notApplying: { rule: CompiledRule; verdict: Verdict & { satisfied: false } }[] | null = null;
     let failedClosed: Map<CompiledRule, string> | null = null;
 
     let deferred: CompiledRule[] | null = null;
@@ -595,7 +596,7 @@ class Engine implements CompiledPolicy {
           } else {
             if (trace !== null) this.traceNotApplying(trace, rule, verdict);
             notApplying ??= [];
-            notApplying.push({ rule, reason: verdict.reason });
+            notApplying.push({ rule, verdict });
             continue;
           }
         }
@@ -667,7 +668,7 @@ class Engine implements CompiledPolicy {
           const verdict = rule.when.evaluate(context);
           if (!verdict.satisfied) {
             notApplying ??= [];
-            notApplying.push({ rule, reason: verdict.reason });
+            notApplying.push({ rule, verdict });
             continue;
           }
         }
@@ -722,7 +723,7 @@ class Engine implements CompiledPolicy {
       if (unmet === null || unmet.length === 0) {
         reasons.push(`no rule permits \`${action}\` here`);
         for (const item of (notApplying ?? EMPTY).slice(0, 3)) {
-          reasons.push(`rule \`${item.rule.id}\` does not apply: ${item.reason}`);
+          reasons.push(`rule \`${item.rule.id}\` does not apply: ${item.verdict.reason}`);
         }
       }
     }
