@@ -18,3 +18,4 @@ export * from './core/index.js';
 export * from './delegation/index.js';
 export * from './policy/index.js';
 export * from './store/index.js';
+export * from './gate/index.js';

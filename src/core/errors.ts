@@ -47,6 +47,14 @@ export const ERROR_CODES = [
   'ERR_CREDENTIAL_CAVEAT_FAILED',
   'ERR_DISCHARGE_UNREADABLE',
   'ERR_DISCHARGE_CONDITION_FAILED',
+  // the gate: transactions, sessions, recovery codes
+  'ERR_GATE_UNKNOWN_FACTOR',
+  'ERR_GATE_NO_EVIDENCE',
+  'ERR_GATE_SUBJECT_MISMATCH',
+  'ERR_GATE_TRANSACTION_EXPIRED',
+  'ERR_SESSION_INVALID',
+  'ERR_SESSION_IDLE',
+  'ERR_RECOVERY_CODE_INVALID',
   // hardware: CTAPHID and CTAP2. An error from a CTAP status also carries `detail.status` (the byte)
   // and `detail.statusName` (its spec name, e.g. `CTAP2_ERR_PIN_INVALID`); statuses without a code
   // of their own are `ERR_CTAP2_STATUS`. The full table is `CTAP_STATUS` in src/hardware/ctap-status.ts
