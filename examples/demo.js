@@ -3,6 +3,7 @@
 // (SQLite in a temporary folder, the virtual fob in-process), as far as they are built.
 import { run as cornerStore } from './corner-store.js';
 import { run as fobLogin } from './fob-login.js';
+import { run as gateDuress } from './gate-duress.js';
 import { run as stepUp } from './step-up.js';
 import { run as storeBasics } from './store-basics.js';
 
@@ -26,7 +27,10 @@ const stories = [
     title: '3. "Hon, take my card to the corner store" (a narrowed credential, Bob proves himself with his fob)',
     run: cornerStore,
   },
-  { title: '4. "Your thumb or your life": duress PINs, decoy scope, frozen delegations', pending: 'issue #9' },
+  {
+    title: '1 and 4. The gate on SQLite: a fob session, step-up by PIN, then a duress sign-in',
+    run: gateDuress,
+  },
 ];
 
 let failed = false;

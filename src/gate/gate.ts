@@ -528,7 +528,7 @@ export class Gate {
     for (;;) {
       const page = await this.#store.audit.query({
         subject,
-        types: ['session.issued', 'delegation.issued'],
+        types: ['session.issued', 'session.step-up', 'delegation.issued'],
         ...(afterSeq === undefined ? {} : { afterSeq }),
       });
       if (page.length === 0) break;

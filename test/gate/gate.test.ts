@@ -272,8 +272,14 @@ describe('gate: duress and coercion (story 4)', () => {
     // a normal session and a delegation made earlier
     const tx = gate.begin({ accountId: alice.id });
     await gate.verify(tx, 'fob', { client: fob });
-    const normal = await gate.issueSession(tx);
-    const delegated = await gate.delegate(normal.token, ['amount <= 10']);
+    const first = await gate.issueSession(tx);
+    const more = gate.begin({ accountId: alice.id });
+    await gate.verify(more, 'fob', { client: fob, pin: '2468' });
+    const stepped = await gate.stepUp(first.token, more);
+    const delegated = await gate.delegate(stepped.token, ['amount <= 10']);
+    const again = gate.begin({ accountId: alice.id });
+    await gate.verify(again, 'fob', { client: fob });
+    const normal = await gate.issueSession(again);
 
     // under duress
     const coerced = gate.begin({ accountId: alice.id });
@@ -285,13 +291,14 @@ describe('gate: duress and coercion (story 4)', () => {
 
     await duressCalled;
     await gate.settled();
-    expect(events).toContain('duress 2');
+    expect(events).toContain('duress 4');
     // the decoy scope works; the real account does not, and says so like any deny
     expect((await gate.authorize(decoy.token, { action: 'read-decoy' })).decision.allow).toBe(true);
     const denied = await gate.authorize(decoy.token, { action: 'read' });
     expect(denied.decision).toMatchObject({ allow: false, reasons: ['no rule permits `read` here'], stepUp: [] });
     // everything issued before is frozen
     expect((await rejection(gate.authorize(normal.token, { action: 'read' }))).code).toBe('ERR_CREDENTIAL_REVOKED');
+    expect((await rejection(gate.authorize(stepped.token, { action: 'read' }))).code).toBe('ERR_CREDENTIAL_REVOKED');
     expect((await rejection(gate.authorize(delegated.token, { action: 'read' }))).code).toBe('ERR_CREDENTIAL_REVOKED');
     // the subject's own audit view shows an ordinary sign-in; the operator's shows the alarm
     const mine = await store.audit.query({ subject: alice.id });
