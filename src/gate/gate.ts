@@ -10,8 +10,8 @@
  * ```
  *
  * **Sessions.** A session is a credential whose issuer section declares `sub`, `amr`, `acr` (the
- * AAL reached, `aal1`..`aal3`), `auth_time` and an expiry, plus one `session == "…"` caveat
- * that carries the evidence (factor, kinds, flags, time) so that `authorize` can hand the policy
+ * AAL reached, `aal1`..`aal3`), `auth_time` and an expiry, plus one always-true caveat
+ * (`"lk-session:…" != ""`) that carries the evidence (factor, kinds, flags, time) so that `authorize` can hand the policy
  * the same evidence the session was minted from. Its lifetime follows NIST SP 800-63B-4: at most
  * 30 days for AAL1 (§2.1.3), 24 hours overall and 1 hour idle for AAL2 (§2.2.3), 12 hours and 15
  * minutes for AAL3 (§2.3.3). Evidence keeps its own time, so the policy's freshness rules
@@ -127,7 +127,7 @@ export interface Authorization {
 
 const OVERALL_MS = { 1: 30 * 86_400_000, 2: 24 * 3_600_000, 3: 12 * 3_600_000 } as const;
 const IDLE_MS = { 1: null, 2: 3_600_000, 3: 15 * 60_000 } as const;
-const SESSION_CAVEAT = /^session == "([A-Za-z0-9_-]{1,8192})"$/;
+const SESSION_CAVEAT = /^"lk-session:([A-Za-z0-9_-]{1,4000})" != ""$/;
 const CONDITION = /^proves (?:([a-z0-9-]+(?:\|[a-z0-9-]+)*) )?as ([^\s]{1,128})$/;
 const EMPTY: readonly never[] = Object.freeze([]);
 
@@ -355,7 +355,7 @@ export class Gate {
       acr: `aal${aal}`,
       auth_time: authTime,
       expiry: expiresAt,
-      caveats: [`session == "${packEvidence(evidence)}"`],
+      caveats: [`"lk-session:${packEvidence(evidence)}" != ""`],
     });
     const idleMs = IDLE_MS[aal];
     if (idleMs !== null) await this.#store.throttle.hit(`idle:${issued.credentialId}`, idleMs);
@@ -378,19 +378,20 @@ export class Gate {
     token: string,
     request: Partial<AuthorizeRequest>,
   ): Promise<{ credential: VerifiedCredential; evidence: Evidence[]; duress: boolean }> {
-    if (typeof token !== 'string')
+    if (typeof token !== 'string') {
       throw new LatchkeyError('ERR_INVALID_ARGUMENT', 'token must be a string', { field: 'token' });
-    const context = request.context ?? {};
-    if (typeof context !== 'object' || context === null || Object.hasOwn(context, 'session')) {
-      throw new LatchkeyError('ERR_INVALID_ARGUMENT', 'context must be an object that does not set `session`', {
-        field: 'context',
-      });
     }
-    // The first `session == "…"` caveat is the issuer's (holders can only append); verification
-    // below proves it authentic, since the blob is what the context binds `session` to.
-    const view = inspectCredential(token);
+    const credential = await this.#issuer.verify(token, {
+      context: { ...request.context, action: request.action ?? '' },
+      ...(request.discharges === undefined ? {} : { discharges: request.discharges }),
+      ...(request.audience === undefined ? {} : { audience: request.audience }),
+    });
+    // The evidence rides in an always-true caveat, `"lk-session:<blob>" != ""`. The first one of
+    // the root macaroon is the issuer's (holders can only append after it), and the signature
+    // check above proved it authentic; copies a holder appends are ignored.
     let blob: string | undefined;
-    for (const caveat of view.caveats) {
+    for (const caveat of credential.caveats) {
+      if (caveat.macaroon !== 'root') continue;
       const match = SESSION_CAVEAT.exec(caveat.text);
       if (match !== null) {
         blob = match[1];
@@ -398,17 +399,28 @@ export class Gate {
       }
     }
     if (blob === undefined) throw new LatchkeyError('ERR_SESSION_INVALID', 'not a session of this gate');
-    const credential = await this.#issuer.verify(token, {
-      context: { ...context, action: request.action ?? '', session: blob },
-      ...(request.discharges === undefined ? {} : { discharges: request.discharges }),
-      ...(request.audience === undefined ? {} : { audience: request.audience }),
-    });
     const subject = credential.subject;
     if (subject === undefined) throw new LatchkeyError('ERR_SESSION_INVALID', 'the session names no subject');
     const root = credential.rootCredentialId;
-    if (credential.chain.length === 1) await this.#touch(root, credential.acr);
-    const duress = (await this.#store.usage.used(`duress:${root}`)) > 0;
-    return { credential, evidence: unpackEvidence(blob, subject), duress };
+    const [, used] = await Promise.all([
+      credential.chain.length === 1 ? this.#touch(root, credential.acr) : undefined,
+      this.#store.usage.used(`duress:${root}`),
+    ]);
+    return { credential, evidence: this.#evidence(blob, subject), duress: used > 0 };
+  }
+
+  /** Unpacked session evidence, kept for the sessions seen most recently (it is immutable). */
+  readonly #unpacked = new Map<string, Evidence[]>();
+
+  #evidence(blob: string, subject: string): Evidence[] {
+    const key = `${subject}\u0000${blob}`;
+    let evidence = this.#unpacked.get(key);
+    if (evidence === undefined) {
+      evidence = Object.freeze(unpackEvidence(blob, subject)) as Evidence[];
+      if (this.#unpacked.size >= 1024) this.#unpacked.delete(this.#unpacked.keys().next().value as string);
+      this.#unpacked.set(key, evidence);
+    }
+    return evidence;
   }
 
   /** Idle timeout for the session itself (delegations carry their own expiry). */
