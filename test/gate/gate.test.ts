@@ -10,6 +10,8 @@ import { afterAll, describe, expect, test } from 'vitest';
 import type { Evidence } from '../../src/core/types.js';
 import { bindDischarge, Discharger, inspectCredential, KeyRing } from '../../src/delegation/index.js';
 import { FobFactor } from '../../src/factors/fob/factor.js';
+import { PasswordFactor } from '../../src/factors/password/factor.js';
+import { PasswordHasher } from '../../src/factors/password/hasher.js';
 import { createGate, type GateFactor, RecoveryCodes } from '../../src/gate/index.js';
 import { Ctap2Client } from '../../src/hardware/ctap2.js';
 import { VirtualFob } from '../../src/hardware/virtual-fob.js';
@@ -71,6 +73,12 @@ async function world(kind: 'memory' | 'sqlite' = 'memory') {
       }),
   };
   const recoveryDriver: GateFactor = { verify: (input) => recovery.verify(input.accountId, String(input.code)) };
+  const passwords = new PasswordFactor({
+    store,
+    clock,
+    hasher: new PasswordHasher({ parameters: { m: 256, t: 1, p: 1 } }),
+  });
+  const passwordDriver: GateFactor = { verify: (input) => passwords.verify(input.accountId, String(input.password)) };
   const events: string[] = [];
   let duressSeen: (value: unknown) => void = () => {};
   const duressCalled = new Promise((resolve) => {
@@ -80,7 +88,7 @@ async function world(kind: 'memory' | 'sqlite' = 'memory') {
     store,
     policy: POLICY,
     keyring: KeyRing.generate('gate-2030'),
-    factors: { fob: fobDriver, 'recovery-code': recoveryDriver },
+    factors: { fob: fobDriver, 'recovery-code': recoveryDriver, password: passwordDriver },
     clock,
     duress: { actions: ['read-decoy'] },
     hooks: {
@@ -101,7 +109,9 @@ async function world(kind: 'memory' | 'sqlite' = 'memory') {
   await fob.setPin('2468');
   const fobRecord = await fobs.enrol({ client: fob, accountId: alice.id, pin: '2468', label: 'blue key' });
   await gate.authenticatorBound(alice.id, fobRecord.id, 'fob');
-  return { clock, store, gate, fobs, recovery, alice, fob, events, duressCalled };
+  await passwords.enrol(alice.id, 'tea at the corner café, 4pm');
+  await passwords.enrol(alice.id, 'the kettle is always on', { duress: true });
+  return { clock, store, gate, fobs, recovery, passwords, alice, fob, events, duressCalled };
 }
 
 describe('gate: sign-in, sessions and step-up (story 1)', () => {
@@ -215,7 +225,7 @@ describe('gate: sign-in, sessions and step-up (story 1)', () => {
     expect(error.code).toMatch(/^ERR_(FOB|CTAP2)_/);
     const audit = await store.audit.query({ subject: bob.id, types: ['signin.failure'] });
     expect(audit).toHaveLength(1);
-    expect((await rejection(gate.verify(tx, 'password', {}))).code).toBe('ERR_GATE_UNKNOWN_FACTOR');
+    expect((await rejection(gate.verify(tx, 'webauthn', {}))).code).toBe('ERR_GATE_UNKNOWN_FACTOR');
   });
 });
 
@@ -344,6 +354,49 @@ describe('gate: duress and coercion (story 4)', () => {
     const decision = gateWithPasskey.decide(ptx, 'close-account');
     expect(decision.allow).toBe(false);
     expect(JSON.stringify(decision.stepUp)).toMatch(/knowledge/);
+  });
+});
+
+describe('gate: the password factor, and a duress password (story 4)', () => {
+  test('password + fob reaches the sensitive rule; a biometric-free knowledge factor is what it needs', async () => {
+    const { gate, alice, fob } = await world();
+    const tx = gate.begin({ accountId: alice.id });
+    await gate.verify(tx, 'fob', { client: fob });
+    expect(gate.decide(tx, 'close-account').allow).toBe(false);
+    await gate.verify(tx, 'password', { password: 'tea at the corner café, 4pm' });
+    expect(gate.decide(tx, 'close-account').allow).toBe(true);
+    const session = await gate.issueSession(tx);
+    expect(inspectCredential(session.token).amr).toEqual(['hwk', 'pwd']);
+  });
+
+  test('the duress password signs in like the real one, into the decoy, and raises the alarm', async () => {
+    const { gate, alice, fob, store, duressCalled } = await world();
+    const real = gate.begin({ accountId: alice.id });
+    await gate.verify(real, 'fob', { client: fob });
+    await gate.verify(real, 'password', { password: 'tea at the corner café, 4pm' });
+    const normal = await gate.issueSession(real);
+    const forced = gate.begin({ accountId: alice.id });
+    await gate.verify(forced, 'fob', { client: fob });
+    await gate.verify(forced, 'password', { password: 'the kettle is always on' });
+    expect(gate.decide(forced, 'close-account').allow).toBe(false);
+    const decoy = await gate.issueSession(forced);
+    expect(decoy.token.length).toBe(normal.token.length);
+    expect({ ...decoy, token: '', credentialId: '' }).toEqual({ ...normal, token: '', credentialId: '' });
+    await duressCalled;
+    await gate.settled();
+    expect((await rejection(gate.authorize(normal.token, { action: 'read' }))).code).toBe('ERR_CREDENTIAL_REVOKED');
+    expect((await gate.authorize(decoy.token, { action: 'read-decoy' })).decision.allow).toBe(true);
+    expect(await store.audit.query({ subject: alice.id, audience: 'operator', types: ['duress'] })).toHaveLength(1);
+  });
+
+  test('a wrong password is audited as a failure and refused', async () => {
+    const { gate, alice, store } = await world();
+    const tx = gate.begin({ accountId: alice.id });
+    expect((await rejection(gate.verify(tx, 'password', { password: 'not the password at all' }))).code).toBe(
+      'ERR_PASSWORD_INVALID',
+    );
+    const failures = await store.audit.query({ subject: alice.id, types: ['signin.failure'] });
+    expect(failures.map((entry) => entry.detail.code)).toEqual(['ERR_PASSWORD_INVALID']);
   });
 });
 
