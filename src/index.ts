@@ -16,6 +16,6 @@
  */
 export * from './core/index.js';
 export * from './delegation/index.js';
+export * from './gate/index.js';
 export * from './policy/index.js';
 export * from './store/index.js';
-export * from './gate/index.js';
