@@ -680,8 +680,9 @@ class Engine implements CompiledPolicy {
       notApplying?.sort((a, b) => a.rule.index - b.rule.index);
     }
 
+    const shown = evidence.slice();
     const presented = (rule: CompiledRule) =>
-      describePresented(evidence, now, {
+      describePresented(shown, now, {
         staleAfterMs: rule.minMaxAgeMs,
         maxClockSkewMs: this.limits.maxClockSkewMs,
         verification: rule.sensitive,
@@ -697,44 +698,48 @@ class Engine implements CompiledPolicy {
       cache?.set(this.shape, length, answer);
     }
 
-    const reasons: string[] = [];
-    let needed = 0;
-    for (const rule of blocking) {
-      const failure = failedClosed?.get(rule);
-      const because = failure === undefined ? '' : failedClosedReason(rule, failure);
-      if (rule.req === null) {
+    // The reasons are written when first read: an app that only looks at `allow` and `stepUp`
+    // does not pay for the sentences. What they describe is fixed now (the evidence is copied).
+    const build = (): string[] => {
+      const reasons: string[] = [];
+      let needed = 0;
+      for (const rule of blocking) {
+        const failure = failedClosed?.get(rule);
+        const because = failure === undefined ? '' : failedClosedReason(rule, failure);
+        if (rule.req === null) {
+          reasons.push(
+            failure === undefined
+              ? `forbidden by rule \`${rule.id}\`${rule.description === undefined ? '' : `: ${rule.description}`}`
+              : `forbidden by rule \`${rule.id}\`: ${because}`,
+          );
+          continue;
+        }
         reasons.push(
-          failure === undefined
-            ? `forbidden by rule \`${rule.id}\`${rule.description === undefined ? '' : `: ${rule.description}`}`
-            : `forbidden by rule \`${rule.id}\`: ${because}`,
+          `needs ${answer.forbidNeeds[needed++]}; you presented ${presented(rule)} (rule \`${rule.id}\` forbids otherwise${failure === undefined ? '' : `: ${because}`})`,
         );
-        continue;
       }
-      reasons.push(
-        `needs ${answer.forbidNeeds[needed++]}; you presented ${presented(rule)} (rule \`${rule.id}\` forbids otherwise${failure === undefined ? '' : `: ${because}`})`,
-      );
-    }
-    if (firstForbid === null) {
-      (unmet ?? EMPTY).forEach((rule, i) => {
-        reasons.push(
-          `needs ${answer.permitNeeds[i]}; you presented ${presented(rule)} (rule \`${rule.id}\`${rule.sensitive && biometricIn(evidence) ? ' never counts a biometric' : ''})`,
-        );
-      });
-      if (unmet === null || unmet.length === 0) {
-        reasons.push(`no rule permits \`${action}\` here`);
-        for (const item of (notApplying ?? EMPTY).slice(0, 3)) {
-          reasons.push(`rule \`${item.rule.id}\` does not apply: ${item.verdict.reason}`);
+      if (firstForbid === null) {
+        (unmet ?? EMPTY).forEach((rule, i) => {
+          reasons.push(
+            `needs ${answer.permitNeeds[i]}; you presented ${presented(rule)} (rule \`${rule.id}\`${rule.sensitive && biometricIn(shown) ? ' never counts a biometric' : ''})`,
+          );
+        });
+        if (unmet === null || unmet.length === 0) {
+          reasons.push(`no rule permits \`${action}\` here`);
+          for (const item of (notApplying ?? EMPTY).slice(0, 3)) {
+            reasons.push(`rule \`${item.rule.id}\` does not apply: ${item.verdict.reason}`);
+          }
         }
       }
-    }
-    return {
-      allow: false,
-      decidedBy: firstForbid === null ? null : firstForbid.id,
-      determining: firstForbid === null ? EMPTY : forbids === null ? firstForbid.self : forbids.map((r) => r.id),
-      reasons,
-      aal,
-      stepUp: answer.stepUp,
+      return reasons;
     };
+    return new Denial(
+      firstForbid === null ? null : firstForbid.id,
+      firstForbid === null ? EMPTY : forbids === null ? firstForbid.self : forbids.map((r) => r.id),
+      aal,
+      answer.stepUp,
+      build,
+    );
   }
 
   /**
@@ -971,6 +976,39 @@ function failedClosedReason(rule: CompiledRule, failure: string): string {
  * decision.stepUp[0]?.reason; // 'add your fob'
  * ```
  */
+/**
+ * A deny whose `reasons` are written on first read (then kept). A class getter rather than a
+ * getter in an object literal, which crashed V8's deoptimizer in Node 20.20.
+ */
+class Denial implements Decision {
+  readonly allow = false;
+  #build: (() => string[]) | null;
+  #reasons: readonly string[] | null = null;
+
+  constructor(
+    readonly decidedBy: string | null,
+    readonly determining: readonly string[],
+    readonly aal: Aal,
+    readonly stepUp: readonly StepUpOption[],
+    build: () => string[],
+  ) {
+    this.#build = build;
+  }
+
+  get reasons(): readonly string[] {
+    if (this.#reasons === null) {
+      this.#reasons = (this.#build as () => string[])();
+      this.#build = null;
+    }
+    return this.#reasons;
+  }
+
+  toJSON(): Decision {
+    const { allow, decidedBy, determining, reasons, aal, stepUp } = this;
+    return { allow, decidedBy, determining, reasons, aal, stepUp };
+  }
+}
+
 export function compilePolicy(policy: Policy | unknown, options: CompileOptions = {}): CompiledPolicy {
   const validated = validatePolicy(policy, options);
   return new Engine(validated, options);

@@ -291,3 +291,20 @@ describe('explanations a person understands', () => {
     });
   }
 });
+
+describe('reasons written on first read', () => {
+  it('describe the request as it was decided, even if the caller changes its evidence array afterwards', () => {
+    const policy = compilePolicy({
+      rules: [{ id: 'big', effect: 'permit', actions: ['transfer'], require: { factor: { factor: 'fob' } } }],
+    });
+    const evidence = [password()];
+    const decision = policy.decide({ evidence, action: 'transfer', now: NOW });
+    evidence.push(fob());
+    expect(decision.allow).toBe(false);
+    expect(decision.reasons.join(' ')).toMatch(/you presented a password/);
+    expect(decision.reasons.join(' ')).not.toMatch(/fob \(/);
+    // the same sentences on every read, and in JSON
+    expect(decision.reasons).toBe(decision.reasons);
+    expect(JSON.parse(JSON.stringify(decision)).reasons).toEqual(decision.reasons);
+  });
+});
