@@ -18,9 +18,12 @@
  * (`maxAge`, reauthentication) apply to a session exactly as to a fresh sign-in, and a session
  * never reaches a higher AAL than its evidence.
  *
- * **Idle timeout.** Kept in the store's throttle counters (`idle:<cid>`): a window of the idle
- * length is opened at issue and reopened by activity once less than half of it is left. A
- * session with no live window is idle. (Counters are shared, so several servers agree.)
+ * **Idle timeout.** Kept in the store's throttle counters, race-free: time is cut into slots of
+ * half the idle length; the first activity in a slot opens a window of the idle length under that
+ * slot's key (`idle:<cid>:<slot>`, an atomic `hit`); a request is live when a window of its slot or
+ * of one of the two before is live. Reads never reset anything, so parallel requests cannot log a
+ * session out. A session therefore ends between half the idle length and the idle length after
+ * its last activity: never later than NIST allows, sometimes earlier.
  *
  * **Duress.** An authenticator record marked `duress` verifies as usual. A transaction that
  * used one mints a session that looks like any other (same caveats, same size, same response),
@@ -132,6 +135,11 @@ const CONDITION = /^proves (?:([a-z0-9-]+(?:\|[a-z0-9-]+)*) )?as ([^\s]{1,128})$
 const EMPTY: readonly never[] = Object.freeze([]);
 
 const KINDS: readonly FactorKind[] = ['knowledge', 'possession', 'inherence'];
+
+/** The idle window opened by the first activity in a time slot of half the idle length. */
+function idleKey(cid: string, slot: number): string {
+  return `idle:${cid}:${slot}`;
+}
 
 /** Evidence as a session carries it: short keys, flags as a bit field. */
 function packEvidence(evidence: readonly Evidence[]): string {
@@ -358,7 +366,9 @@ export class Gate {
       caveats: [`"lk-session:${packEvidence(evidence)}" != ""`],
     });
     const idleMs = IDLE_MS[aal];
-    if (idleMs !== null) await this.#store.throttle.hit(`idle:${issued.credentialId}`, idleMs);
+    if (idleMs !== null) {
+      await this.#store.throttle.hit(idleKey(issued.credentialId, Math.floor(now / (idleMs / 2))), idleMs);
+    }
     return { token: issued.token, credentialId: issued.credentialId, expiresAt, idleMs, aal };
   }
 
@@ -428,13 +438,18 @@ export class Gate {
     const level = acr === 'aal3' ? 3 : acr === 'aal2' ? 2 : 1;
     const idleMs = IDLE_MS[level];
     if (idleMs === null) return;
-    const key = `idle:${cid}`;
-    const state = await this.#store.throttle.peek(key);
-    if (state === null) throw new LatchkeyError('ERR_SESSION_IDLE', 'the session was idle too long; sign in again');
-    if (state.resetAt - this.#clock.now() < idleMs / 2) {
-      await this.#store.throttle.reset(key);
-      await this.#store.throttle.hit(key, idleMs);
+    const slot = Math.floor(this.#clock.now() / (idleMs / 2));
+    const throttle = this.#store.throttle;
+    if ((await throttle.peek(idleKey(cid, slot))) !== null) return;
+    // A window opened in either of the two previous slots may still be live.
+    const [previous, before] = await Promise.all([
+      throttle.peek(idleKey(cid, slot - 1)),
+      throttle.peek(idleKey(cid, slot - 2)),
+    ]);
+    if (previous === null && before === null) {
+      throw new LatchkeyError('ERR_SESSION_IDLE', 'the session was idle too long; sign in again');
     }
+    await throttle.hit(idleKey(cid, slot), idleMs);
   }
 
   /**

@@ -179,6 +179,27 @@ describe('gate: sign-in, sessions and step-up (story 1)', () => {
     throw new Error('the session outlived 12 hours');
   });
 
+  test('idle windows: parallel requests never log a live session out, and idleness never lasts past the limit', async () => {
+    const { gate, alice, fob, clock } = await world();
+    const tx = gate.begin({ accountId: alice.id });
+    await gate.verify(tx, 'fob', { client: fob, pin: '2468' });
+    const session = await gate.issueSession(tx);
+    for (const step of [8, 7, 7, 7, 7]) {
+      clock.advance(step * 60_000);
+      const results = await Promise.all(
+        Array.from({ length: 40 }, () =>
+          gate.authorize(session.token, { action: 'read' }).then(
+            () => 'ok',
+            (e) => e.code,
+          ),
+        ),
+      );
+      expect(new Set(results)).toEqual(new Set(['ok']));
+    }
+    clock.advance(15 * 60_000);
+    expect((await rejection(gate.authorize(session.token, { action: 'read' }))).code).toBe('ERR_SESSION_IDLE');
+  });
+
   test('attack: evidence inflation by appending a forged session caveat', async () => {
     const { gate, alice, fob } = await world();
     const tx = gate.begin({ accountId: alice.id });
