@@ -203,8 +203,9 @@ interface Token {
 const FORBIDDEN_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
 const KEYWORDS = new Set(['true', 'false', 'in']);
 const NAME = /[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*/y;
-const INSTANT =
-  /(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?(?![A-Za-z0-9_:.])/y;
+const INSTANT_PARTS = String.raw`(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?`;
+const INSTANT = new RegExp(`${INSTANT_PARTS}(?![A-Za-z0-9_:.])`, 'y');
+const INSTANT_TEXT = new RegExp(`^${INSTANT_PARTS}$`);
 const NUMBER = /\d+(?:\.\d+)?(?:[A-Za-z][A-Za-z0-9]*)?/y;
 const OPERATORS = ['==', '!=', '<=', '>=', '&&', '||', '<', '>', '!', '(', ')', '[', ']', ',', '+', '-'];
 const ISO_DURATION = /^P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+S)?)?$/;
@@ -245,6 +246,17 @@ function parseInstant(match: RegExpExecArray): number | undefined {
   utc.setUTCFullYear(year, month - 1, day);
   utc.setUTCHours(hour, minute, second, ms);
   return utc.getTime() - offset;
+}
+
+/**
+ * An ISO 8601 instant as the language reads it (no offset means UTC), in ms since the epoch; or
+ * undefined when the whole of `text` is not one. Shared with the credential caveat forms.
+ */
+export function parseInstantText(text: string): number | undefined {
+  const match = INSTANT_TEXT.exec(text);
+  if (match === null) return undefined;
+  const ms = parseInstant(match);
+  return ms !== undefined && Number.isFinite(ms) ? ms : undefined;
 }
 
 const ESCAPES: Record<string, string> = { '"': '"', "'": "'", '\\': '\\', n: '\n', r: '\r', t: '\t', '/': '/' };

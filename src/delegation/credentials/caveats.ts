@@ -23,7 +23,7 @@
  * @module latchkey
  */
 import { LatchkeyError } from '../../core/errors.js';
-import { compileExpression, type Expression } from '../../policy/expression.js';
+import { compileExpression, type Expression, parseInstantText as parseInstant } from '../../policy/expression.js';
 import { isCredentialId } from './identifier.js';
 
 /** Names a verifier binds in the expression context; an application context may not set them. */
@@ -69,43 +69,6 @@ const RESERVED_START = /^\s*(sub|amr|acr|auth_time|aud|cid|uses|expiry|time)\b/;
 const DECLARATION = /^\s*(sub|amr|acr|auth_time|aud|cid)\s*=(?!=)\s*(.*?)\s*$/s;
 const USES = /^\s*uses\s*<=\s*(\d{1,10})\s*$/;
 const TIME = /^\s*time\s*<\s*(\S+)\s*$/;
-const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?$/;
-
-function daysInMonth(year: number, month: number): number {
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
-}
-
-/**
- * An ISO 8601 instant as the expression language reads it (no offset means UTC), in ms; or
- * undefined when `text` is not one.
- */
-function parseInstant(text: string): number | undefined {
-  const match = INSTANT.exec(text);
-  if (match === null) return undefined;
-  const [, y, mo, d, h = '00', mi = '00', s = '00', fraction = '', zone = 'Z'] = match;
-  const year = Number(y);
-  const month = Number(mo);
-  const day = Number(d);
-  const hour = Number(h);
-  const minute = Number(mi);
-  const second = Number(s);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
-  let offset = 0;
-  if (zone !== 'Z') {
-    const oh = Number(zone.slice(1, 3));
-    const om = Number(zone.slice(4, 6));
-    if (oh > 23 || om > 59) return undefined;
-    offset = (oh * 60 + om) * 60_000 * (zone[0] === '-' ? -1 : 1);
-  }
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day);
-  date.setUTCHours(hour, minute, second, Number(fraction.padEnd(3, '0').slice(0, 3)));
-  const ms = date.getTime() - offset;
-  return Number.isFinite(ms) ? ms : undefined;
-}
-
 function jsonValue(text: string): unknown {
   try {
     return JSON.parse(text);
