@@ -55,6 +55,7 @@ export const ERROR_CODES = [
   'ERR_PASSWORD_LOCKED',
   'ERR_PASSWORD_HASH_FORMAT',
   'ERR_PASSWORD_HASH_PARAMETERS',
+  'ERR_PASSWORD_TOO_WEAK',
   // the gate: transactions, sessions, recovery codes
   'ERR_GATE_UNKNOWN_FACTOR',
   'ERR_GATE_NO_EVIDENCE',

@@ -7,9 +7,10 @@
  * Parameters read from storage are bounded before any work is done: a stored hash cannot ask
  * for a gigabyte of memory, a thousand passes or a 1 MB salt.
  *
- * @module latchkey
+ * @module latchkey/password
  */
 import { LatchkeyError } from '../../core/errors.js';
+import { aint } from '../../core/guards.js';
 
 export interface Argon2Parameters {
   /** Memory in KiB. */
@@ -34,15 +35,44 @@ export interface StoredHashBounds {
   readonly maxMemoryKiB: number;
   /** Default 16. */
   readonly maxPasses: number;
-  /** Default 16. */
+  /** Default 16 (argon2 lanes, scrypt p). */
   readonly maxLanes: number;
+  /** PBKDF2 iterations (legacy hashes). Default 2,000,000. */
+  readonly maxPbkdf2Iterations: number;
+  /** bcrypt cost (legacy hashes). Default 15. */
+  readonly maxBcryptCost: number;
 }
 
+/** The defaults: 256 MiB (argon2 memory and scrypt memory alike), 16 passes, 16 lanes. */
 export const DEFAULT_STORED_BOUNDS: StoredHashBounds = Object.freeze({
   maxMemoryKiB: 262_144,
   maxPasses: 16,
   maxLanes: 16,
+  maxPbkdf2Iterations: 2_000_000,
+  maxBcryptCost: 15,
 });
+
+const HARD_BOUNDS: { readonly [K in keyof StoredHashBounds]: readonly [number, number] } = {
+  maxMemoryKiB: [64, 4_194_304],
+  maxPasses: [1, 1024],
+  maxLanes: [1, 255],
+  maxPbkdf2Iterations: [1000, 100_000_000],
+  maxBcryptCost: [4, 31],
+};
+
+/** Merge overrides into the defaults, refusing unknown keys and values outside hard bounds. */
+export function resolveStoredBounds(overrides: Partial<StoredHashBounds> = {}): StoredHashBounds {
+  const out: Record<string, number> = { ...DEFAULT_STORED_BOUNDS };
+  for (const [key, value] of Object.entries(overrides)) {
+    const hard = HARD_BOUNDS[key as keyof StoredHashBounds];
+    if (hard === undefined) {
+      throw new LatchkeyError('ERR_INVALID_ARGUMENT', `unknown bound \`${key}\``, { field: key });
+    }
+    if (value === undefined) continue;
+    out[key] = aint(value, `storedBounds.${key}`, hard[0], hard[1]);
+  }
+  return Object.freeze(out) as unknown as StoredHashBounds;
+}
 
 const B64 = /^[A-Za-z0-9+/]+$/;
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
