@@ -89,6 +89,30 @@ export const ERROR_CODES = [
   'ERR_FOB_CREDENTIAL_UNKNOWN',
   'ERR_FOB_ASSERTION_INVALID',
   'ERR_FOB_COUNTER_REGRESSED',
+  // pkcs11: tokens through a PKCS#11 module (latchkey/pkcs11). An error from a CKR_* value also
+  // carries `detail.ckr` (the number), `detail.ckrName` (its spec name) and `detail.operation` (the
+  // C_* function); values without a code of their own are `ERR_PKCS11`. The full table is `CKR` in
+  // src/hardware/pkcs11/ckr.ts
+  'ERR_PKCS11',
+  'ERR_PKCS11_MODULE_LOAD',
+  'ERR_PKCS11_MODULE_CLOSED',
+  'ERR_PKCS11_TOKEN_NOT_FOUND',
+  'ERR_PKCS11_TOKEN_NOT_PRESENT',
+  'ERR_PKCS11_DEVICE_REMOVED',
+  'ERR_PKCS11_SESSION_INVALID',
+  'ERR_PKCS11_PIN_INCORRECT',
+  'ERR_PKCS11_PIN_LOCKED',
+  'ERR_PKCS11_PIN_INVALID',
+  'ERR_PKCS11_PIN_EXPIRED',
+  'ERR_PKCS11_ALREADY_LOGGED_IN',
+  'ERR_PKCS11_NOT_LOGGED_IN',
+  'ERR_PKCS11_MECHANISM_UNSUPPORTED',
+  'ERR_PKCS11_KEY_NOT_FOUND',
+  'ERR_PKCS11_KEY_UNSUITABLE',
+  'ERR_PKCS11_WRAPPED_KEY_INVALID',
+  // pkcs11 factor (latchkey/pkcs11)
+  'ERR_PKCS11_CREDENTIAL_UNKNOWN',
+  'ERR_PKCS11_SIGNATURE_INVALID',
   // anything latchkey did not expect; always a bug worth reporting
   'ERR_INTERNAL',
 ] as const;
