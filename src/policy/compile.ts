@@ -10,7 +10,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { LatchkeyError } from '../core/errors.js';
 import type { Aal, Evidence } from '../core/types.js';
 import { describePresented, joinWords } from './describe.js';
-import { amrMask, checkEvidence, coercionSafe, factsOf, levelOf, oneSubject, summaryOf, toMillis } from './evidence.js';
+import { amrBit, checkEvidence, coercionSafe, factsOf, levelOf, summaryOf, toMillis } from './evidence.js';
 import { compileExpression, type Expression, type ExpressionContext, type Verdict } from './expression.js';
 import { resolvePolicyLimits, resolveReauthentication } from './limits.js';
 import { type CompiledSelector, SelectorTable, weakestEvidence } from './selector.js';
@@ -133,8 +133,6 @@ interface CompiledRule {
   readonly minMaxAgeMs: number;
   readonly allowReasons: readonly string[];
   readonly self: readonly string[];
-  /** The selectors its requirement tests, once each: what a deny answer about it depends on. */
-  readonly selectors: readonly CompiledSelector[];
 }
 
 /** The part of a deny that depends only on the shape of the request (see {@link Engine.denyKey}). */
@@ -153,16 +151,6 @@ const BASE_NAMES = new Set(['action', 'now']);
 const KNOWLEDGE_LABEL = 'a password or PIN';
 
 /** The shortest time evidence counts for in a requirement: `maxAge`s, and the windows of its levels. */
-function collectSelectors(node: Node | null, out: CompiledSelector[]): CompiledSelector[] {
-  if (node === null || node.k === LEVEL) return out;
-  if (node.k === LEAF) {
-    if (!out.includes(node.sel)) out.push(node.sel);
-    return out;
-  }
-  for (const child of node.c) collectSelectors(child, out);
-  return out;
-}
-
 function collectMaxAge(node: Node | null, windows: Reauthentication): number {
   if (node === null) return Number.POSITIVE_INFINITY;
   switch (node.k) {
@@ -173,6 +161,26 @@ function collectMaxAge(node: Node | null, windows: Reauthentication): number {
     default:
       return Math.min(...node.c.map((child) => collectMaxAge(child, windows)));
   }
+}
+
+/** The rules that may apply to an action, and whether their expressions see the app's context as is. */
+interface Candidates {
+  readonly rules: readonly CompiledRule[];
+  /** No expression reads `action` or `now`, so the context needs no copy. */
+  readonly plain: boolean;
+}
+
+function candidatesOf(rules: readonly CompiledRule[]): Candidates {
+  const readsBase = rules.some((rule) =>
+    rule.when?.paths.some((path) => BASE_NAMES.has(path.split('.', 1)[0] as string)),
+  );
+  return { rules, plain: !readsBase };
+}
+
+/** A permit whose condition does not hold, with the verdict that says why. */
+interface NotApplying {
+  readonly rule: CompiledRule;
+  readonly verdict: Verdict & { satisfied: false };
 }
 
 /** Per-decision state, reused between calls (decide is synchronous and never re-entered). */
@@ -218,7 +226,7 @@ class DenyCache {
   private static hash(shape: Int32Array, length: number): number {
     let h = 0x811c9dc5;
     for (let i = 0; i < length; i++) h = Math.imul(h ^ (shape[i] as number), 0x01000193);
-    return h >>> 0;
+    return h & 0x3fffffff; // a small integer: no heap number as a Map key
   }
 
   get(shape: Int32Array, length: number): DenyAnswer | undefined {
@@ -251,8 +259,10 @@ class DenyCache {
 class Engine implements CompiledPolicy {
   readonly policy: Policy;
   private readonly rules: readonly CompiledRule[];
-  private readonly byAction = new Map<string, readonly CompiledRule[]>();
-  private readonly generic: readonly CompiledRule[];
+  /** The rules that may apply to each action named in the policy, in policy order. */
+  private readonly byAction = new Map<string, Candidates>();
+  /** The rules for an action the policy does not name. */
+  private readonly generic: Candidates;
   private readonly table = new SelectorTable();
   private readonly catalogue: LevelCatalogue;
   private readonly limits: PolicyLimits;
@@ -260,10 +270,12 @@ class Engine implements CompiledPolicy {
   private readonly clock: Clock;
   private readonly scratch: Scratch;
   private readonly denyCache: DenyCache | null;
-  /** Scratch for {@link denyKey}: room for every rule's index and selector bits, and four more. */
+  /** Scratch for {@link denyKey}: room for every rule's index, four numbers per item, and three more. */
   private readonly shape: Int32Array;
-  /** Candidate lists whose expressions never read `action` or `now`: they see the app's context as is. */
-  private readonly plainContext = new Set<readonly CompiledRule[]>();
+  /** Every finite age limit of a selector or window, ascending (see {@link denyKey}). */
+  private readonly thresholds: readonly number[];
+  /** Every factor name a selector lists, numbered. */
+  private readonly factorIds = new Map<string, number>();
 
   constructor(policy: Policy, options: CompileOptions) {
     this.policy = policy;
@@ -275,27 +287,26 @@ class Engine implements CompiledPolicy {
     this.catalogue = new LevelCatalogue(this.table);
     const actions = new Set<string>();
     for (const rule of policy.rules) for (const action of rule.actions ?? []) actions.add(action);
-    this.generic = this.rules.filter((r) => policy.rules[r.index]?.actions === undefined);
+    this.generic = candidatesOf(this.rules.filter((r) => policy.rules[r.index]?.actions === undefined));
     for (const action of actions) {
-      this.byAction.set(
-        action,
-        this.rules.filter((r) => {
-          const listed = policy.rules[r.index]?.actions;
-          return listed === undefined || listed.includes(action);
-        }),
-      );
-    }
-    for (const list of [this.generic, ...this.byAction.values()]) {
-      const readsBase = list.some((rule) =>
-        rule.when?.paths.some((path) => BASE_NAMES.has(path.split('.', 1)[0] as string)),
-      );
-      if (!readsBase) this.plainContext.add(list);
+      const listed = this.rules.filter((r) => {
+        const named = policy.rules[r.index]?.actions;
+        return named === undefined || named.includes(action);
+      });
+      this.byAction.set(action, candidatesOf(listed));
     }
     this.scratch = new Scratch(this.limits.maxEvidence, this.table.all.length);
     this.denyCache = this.limits.denyCacheSize === 0 ? null : new DenyCache(this.limits.denyCacheSize);
-    let room = 4;
-    for (const rule of this.rules) room += 1 + Math.ceil(rule.selectors.length / 30);
-    this.shape = new Int32Array(room);
+    this.shape = new Int32Array(3 + this.rules.length + 4 * this.limits.maxEvidence);
+    // What `denyKey` reads an item by: every age that a selector or an AAL window compares with,
+    // and every factor name that a selector lists (the table is complete once the catalogue is in).
+    const ages = new Set<number>([this.windows.aal1, this.windows.aal2, this.windows.aal3]);
+    for (const sel of this.table.all) {
+      ages.add(sel.maxAgeMs);
+      for (const name of sel.factors ?? [])
+        if (!this.factorIds.has(name)) this.factorIds.set(name, this.factorIds.size);
+    }
+    this.thresholds = [...ages].filter(Number.isFinite).sort((a, b) => a - b);
   }
 
   private compileRule(rule: Rule, index: number, exprOptions: Parameters<typeof compileExpression>[1]): CompiledRule {
@@ -318,7 +329,6 @@ class Engine implements CompiledPolicy {
       minMaxAgeMs: collectMaxAge(req, this.windows),
       allowReasons: Object.freeze([`allowed by rule \`${rule.id}\``]),
       self: Object.freeze([rule.id]),
-      selectors: collectSelectors(req, []),
     };
   }
 
@@ -332,9 +342,15 @@ class Engine implements CompiledPolicy {
 
   // ---- evidence --------------------------------------------------------------------------
 
-  private load(evidence: readonly Evidence[], now: number): void {
+  /**
+   * Check the request's evidence and reduce each item to its facts, in one pass. Anything
+   * `checkEvidence` would refuse is handed to it for the error it throws.
+   */
+  private load(input: unknown, now: number): readonly Evidence[] {
+    const max = this.limits.maxEvidence;
+    if (!Array.isArray(input) || input.length > max) return invalidEvidence(input, max);
     const s = this.scratch;
-    s.evidence = evidence;
+    s.evidence = input;
     s.now = now;
     s.generation = (s.generation + 1) >>> 0;
     if (s.generation === 0) {
@@ -343,21 +359,46 @@ class Engine implements CompiledPolicy {
     }
     s.summary = -1;
     s.safeSummary = -1;
-    s.mixed = !oneSubject(evidence);
+    s.mixed = false;
     s.count = 0;
-    if (s.mixed) return;
     const skew = this.limits.maxClockSkewMs;
-    for (const item of evidence) {
-      const age = now - item.at;
-      if (age < -skew) continue;
+    let subject: unknown;
+    for (let n = 0; n < input.length; n++) {
+      const item = input[n] as Evidence | null;
+      if (typeof item !== 'object' || item === null) return invalidEvidence(input, max);
+      const at = item.at;
+      const amr = item.amr;
+      if (
+        typeof item.factor !== 'string' ||
+        typeof item.subject !== 'string' ||
+        typeof at !== 'number' ||
+        !Number.isFinite(at) ||
+        !Array.isArray(amr) ||
+        amr.length > 64 ||
+        !stringsOnly(item.kinds) ||
+        !flags(item)
+      ) {
+        return invalidEvidence(input, max);
+      }
+      let amrs = 0;
+      for (const value of amr) {
+        if (typeof value !== 'string') return invalidEvidence(input, max);
+        amrs |= amrBit(value);
+      }
+      if (n === 0) subject = item.subject;
+      else if (item.subject !== subject) s.mixed = true;
+      const age = now - at;
+      if (s.mixed || age < -skew) continue;
       const facts = factsOf(item);
       const i = s.count++;
       s.masks[i] = facts;
       s.safeMasks[i] = coercionSafe(facts);
-      s.amrs[i] = amrMask(item.amr);
+      s.amrs[i] = amrs;
       s.ages[i] = Math.max(age, 0);
       s.factors[i] = item.factor;
     }
+    if (s.mixed) s.count = 0;
+    return input;
   }
 
   private matches(sel: CompiledSelector): boolean {
@@ -532,10 +573,9 @@ class Engine implements CompiledPolicy {
     }
     const now = request.now === undefined ? this.clock.now() : toMillis(request.now, 'request.now');
     checkContext(request.context);
-    const evidence = checkEvidence(request.evidence, this.limits.maxEvidence);
-    this.load(evidence, now);
+    const evidence = this.load(request.evidence, now);
     const s = this.scratch;
-    const candidates = this.byAction.get(action) ?? this.generic;
+    const { rules: candidates, plain } = this.byAction.get(action) ?? this.generic;
     let context: ExpressionContext | null = null;
 
     if (s.mixed) {
@@ -556,7 +596,7 @@ class Engine implements CompiledPolicy {
     let permits: CompiledRule[] | null = null;
     let unmet: CompiledRule[] | null = null;
     // verdicts, not reasons: a false verdict writes its reason only when read, and at most three are
-    let notApplying: { rule: CompiledRule; verdict: Verdict & { satisfied: false } }[] | null = null;
+    let notApplying: NotApplying[] | null = null;
     let failedClosed: Map<CompiledRule, string> | null = null;
 
     let deferred: CompiledRule[] | null = null;
@@ -579,7 +619,7 @@ class Engine implements CompiledPolicy {
       let verdict: Verdict | undefined;
       let failure: string | undefined;
       if (rule.when !== null) {
-        if (context === null) context = this.context(request, now, this.plainContext.has(candidates));
+        if (context === null) context = this.context(request, now, plain);
         // Fail closed (see compileNegation): a forbid is tested through `!(when)` first, so the
         // usual case, a forbid that does not apply, costs one evaluation. When both `!(when)` and
         // `when` are false, the condition could not be evaluated, and the forbid applies.
@@ -633,20 +673,7 @@ class Engine implements CompiledPolicy {
         unmet.push(rule);
       }
     }
-    if (trace !== null) {
-      const seen = new Set(trace.map((t) => t.id));
-      for (const rule of this.rules) {
-        if (seen.has(rule.id)) continue;
-        trace.push({
-          id: rule.id,
-          effect: rule.forbid ? 'forbid' : 'permit',
-          considered: false,
-          applies: false,
-          requirementMet: null,
-        });
-      }
-      trace.sort((a, b) => this.indexOf(a.id) - this.indexOf(b.id));
-    }
+    if (trace !== null) this.finishTrace(trace);
 
     const aal = levelOf(this.summaryFor(false)) as Aal;
     if (firstForbid === null && firstPermit !== null) {
@@ -661,9 +688,15 @@ class Engine implements CompiledPolicy {
     }
 
     if (deferred !== null) {
+      // back in policy order, as when every rule is taken in turn: only lists that the loop above
+      // already wrote to can be out of order once the deferred rules join them
+      const resortUnmet = unmet !== null;
+      const resortNotApplying = notApplying !== null;
+      // the permits that apply stay in `deferred` (compacted in place) and join `unmet`
+      let kept = 0;
       for (const rule of deferred) {
         if (rule.when !== null) {
-          context ??= this.context(request, now, this.plainContext.has(candidates));
+          context ??= this.context(request, now, plain);
           // `when` first: a permit that is unmet on a deny usually applies (that is what a step-up is for)
           const verdict = rule.when.evaluate(context);
           if (!verdict.satisfied) {
@@ -672,83 +705,113 @@ class Engine implements CompiledPolicy {
             continue;
           }
         }
-        unmet ??= [];
-        unmet.push(rule);
+        deferred[kept++] = rule;
       }
-      // back in policy order, as when every rule is taken in turn
-      unmet?.sort((a, b) => a.index - b.index);
-      notApplying?.sort((a, b) => a.rule.index - b.rule.index);
+      if (kept < deferred.length) deferred.length = kept;
+      if (unmet === null) unmet = deferred;
+      else for (const rule of deferred) unmet.push(rule);
+      if (resortUnmet) unmet.sort(byIndex);
+      if (resortNotApplying) notApplying?.sort(byRuleIndex);
     }
 
-    const shown = evidence.slice();
-    const presented = (rule: CompiledRule) =>
-      describePresented(shown, now, {
-        staleAfterMs: rule.minMaxAgeMs,
-        maxClockSkewMs: this.limits.maxClockSkewMs,
-        verification: rule.sensitive,
-      });
     const blocking = forbids ?? (firstForbid === null ? EMPTY : [firstForbid]);
     const applicable = permits ?? (firstPermit === null ? EMPTY : [firstPermit]);
+    const unmetRules = unmet ?? EMPTY;
     const cache = this.denyCache;
-    const length =
-      cache === null ? 0 : this.denyKey(blocking, applicable, unmet ?? EMPTY, unconditional, evidence.length);
+    const length = cache === null ? 0 : this.denyKey(blocking, applicable, unmetRules, unconditional, evidence.length);
     let answer = cache?.get(this.shape, length);
     if (answer === undefined) {
-      answer = this.answerDeny(blocking, firstPermit, applicable, unmet ?? EMPTY, unconditional, evidence, now);
+      answer = this.answerDeny(blocking, firstPermit, applicable, unmetRules, unconditional, evidence, now);
       cache?.set(this.shape, length, answer);
     }
-
-    // The reasons are written when first read: an app that only looks at `allow` and `stepUp`
-    // does not pay for the sentences. What they describe is fixed now (the evidence is copied).
-    const build = (): string[] => {
-      const reasons: string[] = [];
-      let needed = 0;
-      for (const rule of blocking) {
-        const failure = failedClosed?.get(rule);
-        const because = failure === undefined ? '' : failedClosedReason(rule, failure);
-        if (rule.req === null) {
-          reasons.push(
-            failure === undefined
-              ? `forbidden by rule \`${rule.id}\`${rule.description === undefined ? '' : `: ${rule.description}`}`
-              : `forbidden by rule \`${rule.id}\`: ${because}`,
-          );
-          continue;
-        }
-        reasons.push(
-          `needs ${answer.forbidNeeds[needed++]}; you presented ${presented(rule)} (rule \`${rule.id}\` forbids otherwise${failure === undefined ? '' : `: ${because}`})`,
-        );
-      }
-      if (firstForbid === null) {
-        (unmet ?? EMPTY).forEach((rule, i) => {
-          reasons.push(
-            `needs ${answer.permitNeeds[i]}; you presented ${presented(rule)} (rule \`${rule.id}\`${rule.sensitive && biometricIn(shown) ? ' never counts a biometric' : ''})`,
-          );
-        });
-        if (unmet === null || unmet.length === 0) {
-          reasons.push(`no rule permits \`${action}\` here`);
-          for (const item of (notApplying ?? EMPTY).slice(0, 3)) {
-            reasons.push(`rule \`${item.rule.id}\` does not apply: ${item.verdict.reason}`);
-          }
-        }
-      }
-      return reasons;
-    };
+    // No closures here: a closure in `run` would put its locals in a heap context on every call,
+    // allow or deny. The Denial keeps what its reasons need and writes them when first read.
     return new Denial(
       firstForbid === null ? null : firstForbid.id,
       firstForbid === null ? EMPTY : forbids === null ? firstForbid.self : forbids.map((r) => r.id),
       aal,
-      answer.stepUp,
-      build,
+      new DenyFacts(
+        this,
+        answer,
+        action,
+        evidence.slice(),
+        now,
+        firstForbid !== null,
+        blocking,
+        unmetRules,
+        notApplying,
+        failedClosed,
+      ),
     );
+  }
+
+  /** A deny's reasons, for a person (see {@link Denial}). */
+  reasonsFor(facts: DenyFacts): string[] {
+    const answer = facts.answer;
+    const reasons: string[] = [];
+    let needed = 0;
+    for (const rule of facts.blocking) {
+      const failure = facts.failedClosed?.get(rule);
+      const because = failure === undefined ? '' : failedClosedReason(rule, failure);
+      if (rule.req === null) {
+        reasons.push(
+          failure === undefined
+            ? `forbidden by rule \`${rule.id}\`${rule.description === undefined ? '' : `: ${rule.description}`}`
+            : `forbidden by rule \`${rule.id}\`: ${because}`,
+        );
+        continue;
+      }
+      reasons.push(
+        `needs ${answer.forbidNeeds[needed++]}; you presented ${this.presented(rule, facts)} (rule \`${rule.id}\` forbids otherwise${failure === undefined ? '' : `: ${because}`})`,
+      );
+    }
+    if (!facts.forbidden) {
+      facts.unmet.forEach((rule, i) => {
+        reasons.push(
+          `needs ${answer.permitNeeds[i]}; you presented ${this.presented(rule, facts)} (rule \`${rule.id}\`${rule.sensitive && biometricIn(facts.shown) ? ' never counts a biometric' : ''})`,
+        );
+      });
+      if (facts.unmet.length === 0) {
+        reasons.push(`no rule permits \`${facts.action}\` here`);
+        for (const item of (facts.notApplying ?? EMPTY).slice(0, 3)) {
+          reasons.push(`rule \`${item.rule.id}\` does not apply: ${item.verdict.reason}`);
+        }
+      }
+    }
+    return reasons;
+  }
+
+  private presented(rule: CompiledRule, facts: DenyFacts): string {
+    return describePresented(facts.shown, facts.now, {
+      staleAfterMs: rule.minMaxAgeMs,
+      maxClockSkewMs: this.limits.maxClockSkewMs,
+      verification: rule.sensitive,
+    });
+  }
+
+  /** Add the rules `run` did not consider to an explanation, in policy order. */
+  private finishTrace(trace: RuleTrace[]): void {
+    const seen = new Set(trace.map((t) => t.id));
+    for (const rule of this.rules) {
+      if (seen.has(rule.id)) continue;
+      trace.push({
+        id: rule.id,
+        effect: rule.forbid ? 'forbid' : 'permit',
+        considered: false,
+        applies: false,
+        requirementMet: null,
+      });
+    }
+    trace.sort((a, b) => this.indexOf(a.id) - this.indexOf(b.id));
   }
 
   /**
    * Write into `this.shape` the part of a request that a deny's step-up answer depends on, and
-   * return its length: which rules block,
-   * which permits hold or are unmet, which of their selectors the evidence matches, the AAL
-   * summaries in both views, and how many items were presented (step-up search adds items up to
-   * `maxEvidence`). Two requests with the same key get the same step-up answer, so it is worked
-   * out once; reasons that name what was presented are still written for each request.
+   * return its length: which rules block, which permits hold or are unmet, how many items were
+   * presented (step-up search adds items up to `maxEvidence`), and each loaded item as the
+   * selectors see it. Two requests with the same key match every selector and reach every AAL
+   * window alike, so they get the same step-up answer, worked out once; reasons that name what
+   * was presented are still written for each request.
    */
   private denyKey(
     blocking: readonly CompiledRule[],
@@ -758,31 +821,40 @@ class Engine implements CompiledPolicy {
     count: number,
   ): number {
     const shape = this.shape;
+    const s = this.scratch;
     shape[0] = unconditional ? 1 : 0;
     shape[1] = count;
-    shape[2] = this.summaryFor(false);
-    shape[3] = this.summaryFor(true);
-    let length = 4;
-    const group = (tag: number, rules: readonly CompiledRule[]) => {
-      for (const rule of rules) {
-        shape[length++] = (tag << 20) | rule.index;
-        let bits = 0;
-        let n = 0;
-        for (const sel of rule.selectors) {
-          if (this.matches(sel)) bits |= 1 << n;
-          if (++n === 30) {
-            shape[length++] = bits;
-            bits = 0;
-            n = 0;
-          }
-        }
-        if (n > 0) shape[length++] = bits;
-      }
-    };
-    group(1, blocking);
-    group(2, applicable);
-    group(3, unmet);
+    shape[2] = s.count;
+    let length = 3;
+    // indexed loops: these lists are often the frozen EMPTY, where `for...of` is slow
+    for (let i = 0; i < blocking.length; i++) shape[length++] = (1 << 20) | (blocking[i] as CompiledRule).index;
+    for (let i = 0; i < applicable.length; i++) shape[length++] = (2 << 20) | (applicable[i] as CompiledRule).index;
+    for (let i = 0; i < unmet.length; i++) shape[length++] = (3 << 20) | (unmet[i] as CompiledRule).index;
+    // Each loaded item as every selector and AAL window sees it: its facts, its amr values, which
+    // of the factor names that selectors list it has, and which of their ages it is within.
+    const thresholds = this.thresholds;
+    for (let i = 0; i < s.count; i++) {
+      shape[length++] = s.masks[i] as number;
+      shape[length++] = s.amrs[i] as number;
+      shape[length++] = this.factorId(s.factors[i] as string);
+      const age = s.ages[i] as number;
+      let bucket = 0;
+      while (bucket < thresholds.length && age > (thresholds[bucket] as number)) bucket++;
+      shape[length++] = bucket;
+    }
     return length;
+  }
+
+  #lastFactor = '';
+  #lastFactorId = -1;
+
+  /** The number of a factor name that selectors list, or -1; remembers the last name asked for. */
+  private factorId(name: string): number {
+    if (name !== this.#lastFactor) {
+      this.#lastFactor = name;
+      this.#lastFactorId = this.factorIds.get(name) ?? -1;
+    }
+    return this.#lastFactorId;
   }
 
   /** The step-up answer of a deny, and what each blocking or unmet rule needs, in words. */
@@ -922,6 +994,34 @@ function biometricIn(evidence: readonly Evidence[]): boolean {
   return evidence.some((e) => e.userVerified && e.kinds.includes('inherence') && e.kinds.includes('possession'));
 }
 
+/** What `checkEvidence` says about evidence that `Engine.load` refused. */
+function invalidEvidence(input: unknown, max: number): never {
+  checkEvidence(input, max);
+  throw new LatchkeyError('ERR_INVALID_ARGUMENT', 'request.evidence is not valid evidence', { field: 'evidence' });
+}
+
+/** An array of at most 64 strings (as `checkEvidence` wants `amr` and `kinds`). */
+function stringsOnly(value: unknown): boolean {
+  if (!Array.isArray(value) || value.length > 64) return false;
+  for (const item of value) if (typeof item !== 'string') return false;
+  return true;
+}
+
+/** The optional boolean flags of an evidence item are booleans when present. */
+function flags(item: Evidence): boolean {
+  return (
+    optionalBoolean(item.phishingResistant) &&
+    optionalBoolean(item.hardwareBound) &&
+    optionalBoolean(item.userVerified) &&
+    optionalBoolean(item.userPresent) &&
+    optionalBoolean(item.replayResistant)
+  );
+}
+
+function optionalBoolean(value: unknown): boolean {
+  return value === undefined || typeof value === 'boolean';
+}
+
 /** A request's context is an object that leaves `action` and `now` to the request; checked whatever the policy reads. */
 function checkContext(context: unknown): void {
   if (context === undefined) return;
@@ -980,25 +1080,32 @@ function failedClosedReason(rule: CompiledRule, failure: string): string {
  * A deny whose `reasons` are written on first read (then kept). A class getter rather than a
  * getter in an object literal, which crashed V8's deoptimizer in Node 20.20.
  */
+/**
+ * A deny. Its reasons are written when first read: an app that only looks at `allow` and
+ * `stepUp` does not pay for the sentences. What they describe is fixed when it was decided (the
+ * evidence is a copy). One object per deny, no closures.
+ */
 class Denial implements Decision {
   readonly allow = false;
-  #build: (() => string[]) | null;
+  readonly stepUp: readonly StepUpOption[];
   #reasons: readonly string[] | null = null;
+  #facts: DenyFacts | null;
 
   constructor(
     readonly decidedBy: string | null,
     readonly determining: readonly string[],
     readonly aal: Aal,
-    readonly stepUp: readonly StepUpOption[],
-    build: () => string[],
+    facts: DenyFacts,
   ) {
-    this.#build = build;
+    this.stepUp = facts.answer.stepUp;
+    this.#facts = facts;
   }
 
   get reasons(): readonly string[] {
     if (this.#reasons === null) {
-      this.#reasons = (this.#build as () => string[])();
-      this.#build = null;
+      const facts = this.#facts as DenyFacts;
+      this.#reasons = facts.engine.reasonsFor(facts);
+      this.#facts = null;
     }
     return this.#reasons;
   }
@@ -1007,6 +1114,30 @@ class Denial implements Decision {
     const { allow, decidedBy, determining, reasons, aal, stepUp } = this;
     return { allow, decidedBy, determining, reasons, aal, stepUp };
   }
+}
+
+/** What a deny's reasons describe, fixed when it was decided (the evidence is a copy). */
+class DenyFacts {
+  constructor(
+    readonly engine: Engine,
+    readonly answer: DenyAnswer,
+    readonly action: string,
+    readonly shown: readonly Evidence[],
+    readonly now: number,
+    readonly forbidden: boolean,
+    readonly blocking: readonly CompiledRule[],
+    readonly unmet: readonly CompiledRule[],
+    readonly notApplying: readonly NotApplying[] | null,
+    readonly failedClosed: ReadonlyMap<CompiledRule, string> | null,
+  ) {}
+}
+
+function byIndex(a: CompiledRule, b: CompiledRule): number {
+  return a.index - b.index;
+}
+
+function byRuleIndex(a: NotApplying, b: NotApplying): number {
+  return a.rule.index - b.rule.index;
 }
 
 export function compilePolicy(policy: Policy | unknown, options: CompileOptions = {}): CompiledPolicy {

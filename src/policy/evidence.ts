@@ -35,7 +35,7 @@ const AMR_BIT: Readonly<Record<string, number>> = Object.freeze(
 );
 
 /** The bit for one RFC 8176 value (0 for an unknown one). */
-function amrBit(value: string): number {
+export function amrBit(value: string): number {
   return AMR_BIT[value] ?? 0;
 }
 

@@ -618,6 +618,23 @@ class Parser {
       };
       return { type: 'boolean', fn: numberComparison(op, check, k) };
     }
+    // Fast path: a name tested for equality with a string or boolean literal (`role == "guest"`,
+    // `frozen == true`). Same verdicts and reasons as the general path below, without its pair.
+    const k = right.literal;
+    if ((op === '==' || op === '!=') && left.type === 'any' && (typeof k === 'string' || typeof k === 'boolean')) {
+      const kind = typeof k;
+      const equal = op === '==';
+      return {
+        type: 'boolean',
+        fn: (c) => {
+          const v = a(c);
+          if (typeof v === kind) return (v === k) === equal;
+          return fail(
+            `type mismatch: \`${leftText}\` is ${describeValue(v)} and \`${rightText}\` is ${describeValue(k)}`,
+          );
+        },
+      };
+    }
     const operands = (c: ExpressionContext): [number | string | boolean, number | string | boolean] => {
       const x = a(c);
       const y = b(c);

@@ -197,6 +197,49 @@ describe('policy properties', () => {
     );
   });
 
+  it('remembered step-up answers never cross an age limit or a listed factor name', () => {
+    // Ages on both sides of every limit the selectors and AAL windows use, and factor names that
+    // selectors list next to names they do not: requests that differ only there must not share a
+    // remembered answer (the deny cache keys an item by which limits its age is within and which
+    // listed name it has).
+    const FACTORS = ['fob', 'password', 'webauthn', 'recovery-code', 'totp', 'smart-card'];
+    const EDGES = [0, 5 * MINUTE, 5 * MINUTE + 1, HOUR, HOUR + 1, 12 * HOUR, 12 * HOUR + 1, 24 * HOUR + 1];
+    const item = fc
+      .tuple(
+        fc.integer({ min: 0, max: MAKERS.length - 1 }),
+        fc.constantFrom(...EDGES),
+        fc.constantFrom<string | null>(null, ...FACTORS),
+      )
+      .map(([i, age, factor]) => {
+        const made = (MAKERS[i] as (ageMs: number) => Evidence)(age);
+        return factor === null ? made : { ...made, factor };
+      });
+    fc.assert(
+      fc.property(
+        policyArb(true),
+        fc.array(fc.tuple(fc.array(item, { maxLength: 3 }), requestArb), { minLength: 4, maxLength: 12 }),
+        (policy, requests) => {
+          const cached = compilePolicy(policy);
+          const uncached = compilePolicy(policy, { limits: { denyCacheSize: 0 } });
+          for (const [evidence, r] of requests) {
+            // the request, then the same with its first item renamed to each factor name and moved across each age
+            const first = evidence[0];
+            const variants = [evidence];
+            if (first !== undefined) {
+              for (const factor of FACTORS) variants.push([{ ...first, factor }, ...evidence.slice(1)]);
+              for (const age of EDGES) variants.push([{ ...first, at: NOW - age }, ...evidence.slice(1)]);
+            }
+            for (const list of variants) {
+              const request = { evidence: list, action: r.action, context: { amount: r.amount }, now: NOW };
+              expect(JSON.stringify(cached.decide(request))).toBe(JSON.stringify(uncached.decide(request)));
+            }
+          }
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
   it('a forbid that applies always wins', () => {
     fc.assert(
       fc.property(policyArb(true), evidenceList, requestArb, fc.nat(6), (policy, evidence, request, position) => {
