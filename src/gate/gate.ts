@@ -90,6 +90,18 @@ export interface GateOptions {
   readonly duress?: { readonly actions?: readonly string[] };
   /** How long a transaction may collect evidence. Default 10 minutes. */
   readonly transactionTtlMs?: number;
+  /** Account recovery with a recovery code (see {@link Gate.recover}). */
+  readonly recovery?: {
+    /**
+     * The AAL the app's accounts are kept at. From 2 up, a recovery code alone recovers nothing:
+     * it must come with an authenticator already bound to the account (SP 800-63B-4 §4.2). Default 2.
+     */
+    readonly accountAal?: 1 | 2 | 3;
+    /** What a recovery session may do. Default `authenticator.bind`, `authenticator.remove`, `recovery.regenerate`. */
+    readonly actions?: readonly string[];
+    /** How long a recovery session lasts. Default 15 minutes. */
+    readonly ttlMs?: number;
+  };
 }
 
 /** Evidence being collected for one sign-in or step-up. Server-side; never hand it to a client. */
@@ -135,6 +147,12 @@ const CONDITION = /^proves (?:([a-z0-9-]+(?:\|[a-z0-9-]+)*) )?as ([^\s]{1,128})$
 const EMPTY: readonly never[] = Object.freeze([]);
 
 const KINDS: readonly FactorKind[] = ['knowledge', 'possession', 'inherence'];
+const RECOVERY_FACTOR = 'recovery-code';
+const RECOVERY_ACTIONS: readonly string[] = Object.freeze([
+  'authenticator.bind',
+  'authenticator.remove',
+  'recovery.regenerate',
+]);
 
 /** The idle window opened by the first activity in a time slot of half the idle length. */
 function idleKey(cid: string, slot: number): string {
@@ -222,6 +240,7 @@ export class Gate {
   readonly #hooks: GateHooks;
   readonly #decoy: ReadonlySet<string>;
   readonly #ttl: number;
+  readonly #recovery: { readonly accountAal: 1 | 2 | 3; readonly actions: readonly string[]; readonly ttlMs: number };
   readonly #transactions = new WeakSet<Transaction>();
   readonly #pending = new Set<Promise<void>>();
 
@@ -241,6 +260,26 @@ export class Gate {
     this.#hooks = options.hooks ?? {};
     this.#decoy = new Set(options.duress?.actions ?? []);
     this.#ttl = options.transactionTtlMs ?? 10 * 60_000;
+    const recovery = options.recovery ?? {};
+    const accountAal = recovery.accountAal ?? 2;
+    if (accountAal !== 1 && accountAal !== 2 && accountAal !== 3) {
+      throw new LatchkeyError('ERR_INVALID_ARGUMENT', 'recovery.accountAal must be 1, 2 or 3', {
+        field: 'recovery.accountAal',
+      });
+    }
+    const actions = recovery.actions ?? RECOVERY_ACTIONS;
+    if (!Array.isArray(actions) || actions.length === 0 || !actions.every((a) => typeof a === 'string' && a !== '')) {
+      throw new LatchkeyError('ERR_INVALID_ARGUMENT', 'recovery.actions must be a non-empty list of action names', {
+        field: 'recovery.actions',
+      });
+    }
+    const ttlMs = recovery.ttlMs ?? 15 * 60_000;
+    if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0 || ttlMs > 3_600_000) {
+      throw new LatchkeyError('ERR_INVALID_ARGUMENT', 'recovery.ttlMs must be 1 ms to one hour', {
+        field: 'recovery.ttlMs',
+      });
+    }
+    this.#recovery = { accountAal, actions: Object.freeze([...actions]), ttlMs };
   }
 
   /** Start collecting evidence, optionally for a known account (username-first sign-in). */
@@ -301,7 +340,7 @@ export class Gate {
     tx.evidence.push(evidence);
     if (record?.duress === true) tx.duress ??= record.id;
     await this.#audit(accountId, 'signin.evidence', { factor, authenticatorId: evidence.authenticatorId });
-    if (evidence.factor === 'recovery-code') {
+    if (evidence.factor === RECOVERY_FACTOR) {
       await this.#audit(accountId, 'recovery.used', { authenticatorId: evidence.authenticatorId });
       await this.#hooks.onRecoveryUsed?.({ subject: accountId, authenticatorId: evidence.authenticatorId });
     }
@@ -351,6 +390,62 @@ export class Gate {
       this.#background(this.#freeze(subject, session.credentialId, duressId));
     }
     return session;
+  }
+
+  /**
+   * Account recovery (NIST SP 800-63B-4 §4.2): mint a short session that may only manage the
+   * account's authenticators (bind a new one, remove a lost one, regenerate the codes), from a
+   * transaction holding a verified recovery code — and, for accounts kept at AAL2 or AAL3, a
+   * second authenticator already bound to the account (a password, a fob, a passkey), because
+   * §4.2 does not let a recovery code alone recover such an account. Repeated identity proofing,
+   * the other way §4.2 allows, is the app's to run. The recovery is audited and the subject is
+   * notified when the code is used (§4.6, `onRecoveryUsed`).
+   *
+   * @throws LatchkeyError `ERR_GATE_RECOVERY_REFUSED` (with `detail.needs`) when the evidence is
+   *   not a combination that may recover the account.
+   */
+  async recover(transaction: GateTransaction): Promise<GateSession> {
+    const tx = this.#tx(transaction);
+    const subject = tx.accountId;
+    const now = this.#clock.now();
+    const fresh = tx.evidence.filter((e) => now - e.at <= this.#recovery.ttlMs);
+    const codes = fresh.filter((e) => e.factor === RECOVERY_FACTOR);
+    const others = fresh.filter((e) => e.factor !== RECOVERY_FACTOR);
+    const needsSecond = this.#recovery.accountAal >= 2;
+    if (subject === undefined || codes.length === 0 || (needsSecond && others.length === 0)) {
+      const needs = needsSecond
+        ? 'a recovery code and one authenticator already bound to the account (a password, a fob or a passkey)'
+        : 'a recovery code';
+      await this.#audit(subject ?? null, 'recovery.refused', { needs });
+      throw new LatchkeyError('ERR_GATE_RECOVERY_REFUSED', `account recovery needs ${needs}`, { needs });
+    }
+    const aal = assuranceLevel(fresh, { now });
+    const issued = await this.#issuer.issue({
+      sub: subject,
+      amr: [...new Set(fresh.flatMap((e) => e.amr))].sort(),
+      acr: `aal${Math.max(aal, 1)}`,
+      auth_time: Math.max(...fresh.map((e) => e.at)),
+      expiry: now + this.#recovery.ttlMs,
+      caveats: [
+        `"lk-session:${packEvidence(fresh)}" != ""`,
+        `action in [${this.#recovery.actions.map((a) => JSON.stringify(a)).join(', ')}]`,
+      ],
+    });
+    if (tx.duress !== null) {
+      await this.#store.usage.consume(`duress:${issued.credentialId}`, 1);
+      this.#background(this.#freeze(subject, issued.credentialId, tx.duress));
+    }
+    await this.#audit(subject, 'recovery.completed', {
+      credentialId: issued.credentialId,
+      factors: fresh.map((e) => e.factor),
+    });
+    return {
+      token: issued.token,
+      credentialId: issued.credentialId,
+      expiresAt: now + this.#recovery.ttlMs,
+      idleMs: null,
+      aal: Math.max(aal, 1) as 1 | 2 | 3,
+    };
   }
 
   async #mint(subject: string, evidence: readonly Evidence[], aal: 1 | 2 | 3, now: number): Promise<GateSession> {

@@ -28,6 +28,7 @@ const HOUR = 3_600_000;
 const POLICY: Policy = {
   rules: [
     { id: 'read', effect: 'permit', actions: ['read'], require: { aal: 1 } },
+    { id: 'bind', effect: 'permit', actions: ['authenticator.bind'], require: { aal: 1 } },
     { id: 'decoy-read', effect: 'permit', actions: ['read-decoy'], require: { aal: 1 } },
     {
       id: 'transfer',
@@ -52,7 +53,7 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-async function world(kind: 'memory' | 'sqlite' = 'memory') {
+async function world(kind: 'memory' | 'sqlite' = 'memory', recoveryOptions?: { readonly accountAal?: 1 | 2 | 3 }) {
   const clock = new FakeClock(START);
   let store: Store;
   if (kind === 'sqlite') {
@@ -91,6 +92,7 @@ async function world(kind: 'memory' | 'sqlite' = 'memory') {
     factors: { fob: fobDriver, 'recovery-code': recoveryDriver, password: passwordDriver },
     clock,
     duress: { actions: ['read-decoy'] },
+    ...(recoveryOptions === undefined ? {} : { recovery: recoveryOptions }),
     hooks: {
       onDuress: (event) => {
         events.push(`duress ${event.frozen}`);
@@ -440,6 +442,57 @@ describe('recovery codes (NIST SP 800-63B-4 §3.1.2)', () => {
     const fresh = await recovery.generate(alice.id);
     expect((await rejection(recovery.verify(alice.id, codes[1] as string))).code).toBe('ERR_RECOVERY_CODE_INVALID');
     await recovery.verify(alice.id, fresh.codes[0] as string);
+  });
+
+  test('account recovery (§4.2): a code alone is refused; a code with the password recovers, only to manage authenticators', async () => {
+    const { gate, alice, recovery, store, clock } = await world();
+    const { codes } = await recovery.generate(alice.id);
+    const alone = gate.begin({ accountId: alice.id });
+    await gate.verify(alone, 'recovery-code', { code: codes[0] });
+    const refused = await rejection(gate.recover(alone));
+    expect(refused.code).toBe('ERR_GATE_RECOVERY_REFUSED');
+    expect(refused.message).toMatch(/a recovery code and one authenticator already bound to the account/);
+
+    const tx = gate.begin({ accountId: alice.id });
+    await gate.verify(tx, 'recovery-code', { code: codes[1] });
+    await gate.verify(tx, 'password', { password: 'tea at the corner café, 4pm' });
+    const session = await gate.recover(tx);
+    expect(session.expiresAt).toBe(clock.now() + 15 * 60_000);
+    expect((await gate.authorize(session.token, { action: 'authenticator.bind' })).decision.allow).toBe(true);
+    // the recovery session is confined by its own caveat, whatever the policy would allow
+    expect((await rejection(gate.authorize(session.token, { action: 'read' }))).code).toBe(
+      'ERR_CREDENTIAL_CAVEAT_FAILED',
+    );
+    const types = (await store.audit.query({ subject: alice.id })).map((e) => e.type);
+    expect(types).toContain('recovery.refused');
+    expect(types).toContain('recovery.completed');
+    clock.advance(15 * 60_000 + 1);
+    expect((await rejection(gate.authorize(session.token, { action: 'authenticator.bind' }))).code).toBe(
+      'ERR_CREDENTIAL_EXPIRED',
+    );
+  });
+
+  test('attack: a password alone, or with a code spent in another transaction, does not recover an account', async () => {
+    const { gate, alice, recovery } = await world();
+    const { codes } = await recovery.generate(alice.id);
+    const passwordOnly = gate.begin({ accountId: alice.id });
+    await gate.verify(passwordOnly, 'password', { password: 'tea at the corner café, 4pm' });
+    expect((await rejection(gate.recover(passwordOnly))).code).toBe('ERR_GATE_RECOVERY_REFUSED');
+    const elsewhere = gate.begin({ accountId: alice.id });
+    await gate.verify(elsewhere, 'recovery-code', { code: codes[2] });
+    const later = gate.begin({ accountId: alice.id });
+    await gate.verify(later, 'password', { password: 'tea at the corner café, 4pm' });
+    expect((await rejection(gate.recover(later))).code).toBe('ERR_GATE_RECOVERY_REFUSED');
+  });
+
+  test('an account kept at AAL1 recovers with a recovery code alone', async () => {
+    const { gate, alice, recovery } = await world('memory', { accountAal: 1 });
+    const { codes } = await recovery.generate(alice.id);
+    const tx = gate.begin({ accountId: alice.id });
+    await gate.verify(tx, 'recovery-code', { code: codes[0] });
+    const session = await gate.recover(tx);
+    expect(session.aal).toBe(1);
+    expect((await gate.authorize(session.token, { action: 'authenticator.bind' })).decision.allow).toBe(true);
   });
 
   test('attack: racing one code on many requests accepts it exactly once', async () => {
