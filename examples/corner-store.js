@@ -3,8 +3,11 @@
 // credential); she narrows it to the corner store, at most $10, until tonight, once, and makes it
 // work only when Bob proves himself with his own fob at a fob-check service that shares no secret
 // with the bank. She hands it to Carol, who narrows it further and passes it to Bob. Alice can
-// revoke it.
+// revoke it. Both services keep their state in SQLite files in a temporary folder.
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   attenuate,
   bindDischarge,
@@ -15,19 +18,34 @@ import {
   KeyRing,
 } from 'latchkey';
 import { Ctap2Client, FobFactor } from 'latchkey/fob';
-import { createMemoryStore, FakeClock, VirtualFob } from 'latchkey/testing';
+import { openSqliteStore } from 'latchkey/store/sqlite';
+import { FakeClock, VirtualFob } from 'latchkey/testing';
 
 /** @param {(line: string) => void} say */
 export async function run(say) {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-corner-store-'));
   const clock = new FakeClock(Date.UTC(2030, 5, 1, 9));
-  const bank = new CredentialIssuer({
-    keys: KeyRing.generate('bank-2030'),
-    store: createMemoryStore({ clock }),
-    clock,
-  });
-
+  const bankStore = await openSqliteStore({ filename: join(dir, 'bank.db'), clock });
   // The fob-check service knows Bob's fob; the bank never sees it.
-  const idp = createMemoryStore({ clock });
+  const idp = await openSqliteStore({ filename: join(dir, 'fobcheck.db'), clock });
+  try {
+    await story(say, clock, bankStore, idp);
+  } finally {
+    await bankStore.close();
+    await idp.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * @param {(line: string) => void} say
+ * @param {FakeClock} clock
+ * @param {import('latchkey').Store} bankStore
+ * @param {import('latchkey').Store} idp
+ */
+async function story(say, clock, bankStore, idp) {
+  const bank = new CredentialIssuer({ keys: KeyRing.generate('bank-2030'), store: bankStore, clock });
+
   const fobs = new FobFactor({ store: idp, rpId: 'fobcheck.example', clock });
   const bob = await idp.accounts.create({ username: 'bob' });
   const bobsFob = await Ctap2Client.open(new VirtualFob().connect());

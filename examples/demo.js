@@ -24,7 +24,8 @@ const stories = [
   },
   { title: '2. A fob unlocks a workspace; pulling it locks', pending: 'issue #10' },
   {
-    title: '3. "Hon, take my card to the corner store" (a narrowed credential, Bob proves himself with his fob)',
+    title:
+      '3. "Hon, take my card to the corner store" on SQLite (a narrowed credential, Bob proves himself with his fob)',
     run: cornerStore,
   },
   {
