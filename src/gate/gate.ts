@@ -49,7 +49,7 @@ import { assuranceLevel } from '../policy/aal.js';
 import { type CompiledPolicy, compilePolicy } from '../policy/compile.js';
 import type { ExpressionContext } from '../policy/expression.js';
 import type { Decision, Policy } from '../policy/types.js';
-import type { Json, Store } from '../store/types.js';
+import type { AuthenticatorRecord, Json, Store } from '../store/types.js';
 
 /** A factor as the gate drives it: verify what the user presented, for an account. */
 export interface GateFactor {
@@ -65,6 +65,12 @@ export interface GateHooks {
   }) => void | Promise<void>;
   /** An authenticator was bound to an account (NIST SP 800-63B-4 §4.6: notify the subject). */
   readonly onAuthenticatorBound?: (event: {
+    readonly subject: string;
+    readonly authenticatorId: string;
+    readonly factor: string;
+  }) => void | Promise<void>;
+  /** An authenticator was removed from an account (§4.6: notify the subject). */
+  readonly onAuthenticatorRemoved?: (event: {
     readonly subject: string;
     readonly authenticatorId: string;
     readonly factor: string;
@@ -431,6 +437,11 @@ export class Gate {
         `action in [${this.#recovery.actions.map((a) => JSON.stringify(a)).join(', ')}]`,
       ],
     });
+    const level = Math.max(aal, 1) as 1 | 2 | 3;
+    const idleMs = IDLE_MS[level];
+    if (idleMs !== null) {
+      await this.#store.throttle.hit(idleKey(issued.credentialId, Math.floor(now / (idleMs / 2))), idleMs);
+    }
     if (tx.duress !== null) {
       await this.#store.usage.consume(`duress:${issued.credentialId}`, 1);
       this.#background(this.#freeze(subject, issued.credentialId, tx.duress));
@@ -443,8 +454,8 @@ export class Gate {
       token: issued.token,
       credentialId: issued.credentialId,
       expiresAt: now + this.#recovery.ttlMs,
-      idleMs: null,
-      aal: Math.max(aal, 1) as 1 | 2 | 3,
+      idleMs,
+      aal: level,
     };
   }
 
@@ -628,6 +639,49 @@ export class Gate {
   async authenticatorBound(subject: string, authenticatorId: string, factor: string): Promise<void> {
     await this.#audit(subject, 'authenticator.bound', { authenticatorId, factor });
     await this.#hooks.onAuthenticatorBound?.({ subject, authenticatorId, factor });
+  }
+
+  /**
+   * Remove one of the session subject's authenticators (a lost fob, an old passkey). The session
+   * must be allowed `authenticator.remove` by the policy (a recovery session is), the record must
+   * be the subject's, and the last authenticator that can sign in (recovery codes and duress
+   * records do not count) is kept, so that nobody locks an account out by accident. Audited, and
+   * the subject is notified (§4.6).
+   *
+   * @throws LatchkeyError `ERR_GATE_FORBIDDEN` when the policy denies it (with `detail.stepUp`),
+   *   `ERR_STORE_NOT_FOUND` for another account's or an unknown record, `ERR_GATE_LAST_AUTHENTICATOR`.
+   */
+  async removeAuthenticator(token: string, authenticatorId: string): Promise<void> {
+    const { decision, credential } = await this.authorize(token, { action: 'authenticator.remove' });
+    const subject = credential.subject as string;
+    if (!decision.allow) {
+      throw new LatchkeyError(
+        'ERR_GATE_FORBIDDEN',
+        `removing an authenticator is not allowed here: ${decision.reasons[0] ?? ''}`,
+        {
+          stepUp: decision.stepUp.map((option) => option.reason),
+        },
+      );
+    }
+    const record = typeof authenticatorId === 'string' ? await this.#store.authenticators.get(authenticatorId) : null;
+    if (record === null || record.accountId !== subject) {
+      throw new LatchkeyError('ERR_STORE_NOT_FOUND', 'no such authenticator on this account');
+    }
+    const signsIn = (r: AuthenticatorRecord) => !r.duress && !r.disabled && r.factor !== RECOVERY_FACTOR;
+    if (signsIn(record)) {
+      const others = (await this.#store.authenticators.listByAccount(subject)).filter(
+        (r) => r.id !== record.id && signsIn(r),
+      );
+      if (others.length === 0) {
+        throw new LatchkeyError(
+          'ERR_GATE_LAST_AUTHENTICATOR',
+          'this is the last authenticator that can sign in to the account; bind another one first',
+        );
+      }
+    }
+    await this.#store.authenticators.remove(record.id);
+    await this.#audit(subject, 'authenticator.removed', { authenticatorId: record.id, factor: record.factor });
+    await this.#hooks.onAuthenticatorRemoved?.({ subject, authenticatorId: record.id, factor: record.factor });
   }
 
   /** Resolves when background work (freezing after a duress sign-in) has finished. */

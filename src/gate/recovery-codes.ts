@@ -11,9 +11,9 @@
  *   counted in the store, then `ERR_THROTTLED` until the window ends.
  * - Regenerable: a new set replaces the old one entirely.
  *
- * The evidence is a possession factor (the printed sheet), `amr: ['otp']`, neither phishing
- * resistant nor hardware bound, so it reaches AAL1 alone; a recovery policy decides what else it
- * must be combined with.
+ * The evidence is a possession factor (the printed sheet), `amr: ['otp']`, replay resistant (each
+ * code works once) but neither phishing resistant nor hardware bound, so it reaches AAL1 alone and
+ * AAL2 with a password; `Gate.recover` decides what it must be combined with to recover an account.
  *
  * @module latchkey
  */
@@ -191,7 +191,9 @@ export class RecoveryCodes {
         hardwareBound: false,
         userVerified: false,
         userPresent: true,
-        replayResistant: false,
+        // single use: SP 800-63B names look-up secrets among replay-resistant authenticators
+        // (rev. 3 §5.2.8; 63B-4 §3.2.7)
+        replayResistant: true,
         at: now,
       });
     }

@@ -29,6 +29,7 @@ const POLICY: Policy = {
   rules: [
     { id: 'read', effect: 'permit', actions: ['read'], require: { aal: 1 } },
     { id: 'bind', effect: 'permit', actions: ['authenticator.bind'], require: { aal: 1 } },
+    { id: 'unbind', effect: 'permit', actions: ['authenticator.remove'], require: { aal: 2 } },
     { id: 'decoy-read', effect: 'permit', actions: ['read-decoy'], require: { aal: 1 } },
     {
       id: 'transfer',
@@ -103,6 +104,9 @@ async function world(kind: 'memory' | 'sqlite' = 'memory', recoveryOptions?: { r
       },
       onAuthenticatorBound: (event) => {
         events.push(`bound ${event.factor}`);
+      },
+      onAuthenticatorRemoved: (event) => {
+        events.push(`removed ${event.factor}`);
       },
     },
   });
@@ -483,6 +487,41 @@ describe('recovery codes (NIST SP 800-63B-4 §3.1.2)', () => {
     const later = gate.begin({ accountId: alice.id });
     await gate.verify(later, 'password', { password: 'tea at the corner café, 4pm' });
     expect((await rejection(gate.recover(later))).code).toBe('ERR_GATE_RECOVERY_REFUSED');
+  });
+
+  test('after recovery the lost fob is removed; the last authenticator that signs in is kept; removal is audited and notified', async () => {
+    const { gate, alice, recovery, store, fob, events, passwords } = await world();
+    const { codes } = await recovery.generate(alice.id);
+    // a fob touch alone (AAL1) may not remove authenticators: the answer says what would
+    const touch = gate.begin({ accountId: alice.id });
+    await gate.verify(touch, 'fob', { client: fob });
+    const weak = await gate.issueSession(touch);
+    const fobRecord = (await store.authenticators.listByAccount(alice.id, 'fob'))[0];
+    if (fobRecord === undefined) throw new Error('no fob record');
+    const forbidden = await rejection(gate.removeAuthenticator(weak.token, fobRecord.id));
+    expect(forbidden.code).toBe('ERR_GATE_FORBIDDEN');
+    expect((forbidden.detail.stepUp as string[]).length).toBeGreaterThan(0);
+
+    const tx = gate.begin({ accountId: alice.id });
+    await gate.verify(tx, 'recovery-code', { code: codes[0] });
+    await gate.verify(tx, 'password', { password: 'tea at the corner café, 4pm' });
+    const session = await gate.recover(tx);
+    await gate.removeAuthenticator(session.token, fobRecord.id);
+    expect(await store.authenticators.get(fobRecord.id)).toBeNull();
+    expect(events).toContain('removed fob');
+    expect((await store.audit.query({ subject: alice.id, types: ['authenticator.removed'] })).length).toBe(1);
+
+    // the password is now the only authenticator that signs in (the duress password does not count)
+    const password = (await store.authenticators.listByAccount(alice.id, 'password')).find((r) => !r.duress);
+    if (password === undefined) throw new Error('no password record');
+    expect((await rejection(gate.removeAuthenticator(session.token, password.id))).code).toBe(
+      'ERR_GATE_LAST_AUTHENTICATOR',
+    );
+    // someone else's authenticator is not found, whatever its id
+    const bob = await store.accounts.create({ username: 'bob' });
+    await passwords.enrol(bob.id, 'a long passphrase of his own, too');
+    const bobs = (await store.authenticators.listByAccount(bob.id))[0];
+    expect((await rejection(gate.removeAuthenticator(session.token, bobs?.id ?? ''))).code).toBe('ERR_STORE_NOT_FOUND');
   });
 
   test('an account kept at AAL1 recovers with a recovery code alone', async () => {

@@ -32,7 +32,12 @@ const CASES: readonly [string, readonly Evidence[], number, number][] = [
   ['fob with fingerprint plus password', [fob('biometric'), password()], 3, 3],
   ['device-bound passkey with biometric', [deviceBoundPasskey('biometric')], 3, 1],
   ['device-bound passkey without UV', [deviceBoundPasskey('none')], 1, 1],
-  ['password plus recovery code (no replay resistance, §2.2.2)', [password(), recoveryCode()], 1, 1],
+  [
+    'password plus recovery code (a look-up secret is replay resistant, 63B §5.2.8)',
+    [password(), recoveryCode()],
+    2,
+    2,
+  ],
   ['password plus TOTP (§3.1.4, replay resistant)', [password(), totp()], 2, 2],
   ['TOTP alone', [totp()], 1, 1],
   ['smart card with PIN', [smartCard()], 3, 3],

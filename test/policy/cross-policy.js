@@ -301,7 +301,7 @@ export const EVIDENCE_KINDS = [
     hardwareBound: false,
     userVerified: false,
     userPresent: false,
-    replayResistant: false,
+    replayResistant: true,
   },
   {
     factor: 'totp',

@@ -68,7 +68,7 @@ export function fob(uv: 'pin' | 'biometric' | 'none' = 'none', options: Options 
   };
 }
 
-/** A look-up secret (§3.1.2): something you have, neither replay nor phishing resistant. */
+/** A look-up secret (§3.1.2): something you have; replay resistant (single use), not phishing resistant. */
 export function recoveryCode(options: Options = {}): Evidence {
   return {
     ...base(options),
@@ -80,7 +80,7 @@ export function recoveryCode(options: Options = {}): Evidence {
     hardwareBound: false,
     userVerified: false,
     userPresent: false,
-    replayResistant: false,
+    replayResistant: true,
   };
 }
 

@@ -419,8 +419,16 @@ export const SCENARIOS: readonly Scenario[] = [
     LEVELS,
   ),
   s(
-    'nist: password plus recovery code is not AAL2 (neither is replay resistant)',
+    'nist: password plus recovery code is AAL2 (a look-up secret is replay resistant, 63B §5.2.8)',
     [password(), recoveryCode()],
+    'aal2',
+    { allow: true, aal: 2 },
+    undefined,
+    LEVELS,
+  ),
+  s(
+    'nist: a recovery code alone is AAL1 (one factor)',
+    [recoveryCode()],
     'aal2',
     { allow: false, aal: 1 },
     undefined,
