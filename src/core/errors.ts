@@ -92,6 +92,18 @@ export const ERROR_CODES = [
   'ERR_FOB_CREDENTIAL_UNKNOWN',
   'ERR_FOB_ASSERTION_INVALID',
   'ERR_FOB_COUNTER_REGRESSED',
+  // workspace (latchkey/workspace): encrypted folders opened by key slots
+  'ERR_WORKSPACE_NOT_FOUND',
+  'ERR_WORKSPACE_EXISTS',
+  'ERR_WORKSPACE_FORMAT',
+  'ERR_WORKSPACE_TAMPERED',
+  'ERR_WORKSPACE_ROLLED_BACK',
+  'ERR_WORKSPACE_WRONG_KEY',
+  'ERR_WORKSPACE_NO_SLOT',
+  'ERR_WORKSPACE_LAST_SLOT',
+  'ERR_WORKSPACE_POLICY',
+  'ERR_WORKSPACE_LOCKED',
+  'ERR_WORKSPACE_ENTRY_NOT_FOUND',
   // pkcs11: tokens through a PKCS#11 module (latchkey/pkcs11). An error from a CKR_* value also
   // carries `detail.ckr` (the number), `detail.ckrName` (its spec name) and `detail.operation` (the
   // C_* function); values without a code of their own are `ERR_PKCS11`. The full table is `CKR` in
