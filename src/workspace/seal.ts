@@ -23,12 +23,21 @@ export function deriveKey(key: Uint8Array, salt: Uint8Array, purpose: string): B
 
 /** `nonce || ciphertext || tag` of `plaintext` under `key`, authenticated with `aad`. */
 export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
+  return Buffer.concat(sealParts(key, [plaintext], aad));
+}
+
+/**
+ * {@link seal} of the concatenation of `parts`, as a list of buffers to write one after another
+ * (no copy of the whole plaintext or ciphertext): nonce, ciphertext pieces, tag.
+ */
+export function sealParts(key: Uint8Array, parts: readonly Uint8Array[], aad: Uint8Array): Buffer[] {
   const nonce = randomBytes(NONCE);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(aad);
-  const body = cipher.update(plaintext);
-  const final = cipher.final();
-  return Buffer.concat([nonce, body, final, cipher.getAuthTag()]);
+  const out: Buffer[] = [Buffer.from(nonce.buffer, nonce.byteOffset, nonce.byteLength)];
+  for (const part of parts) out.push(cipher.update(part));
+  out.push(cipher.final(), cipher.getAuthTag());
+  return out;
 }
 
 /**
@@ -48,7 +57,8 @@ export function unseal(
     decipher.setAAD(aad);
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
     const body = decipher.update(sealed.subarray(NONCE, sealed.length - TAG));
-    return Buffer.concat([body, decipher.final()]);
+    const rest = decipher.final(); // empty for GCM: no copy of the body
+    return rest.length === 0 ? body : Buffer.concat([body, rest]);
   } catch {
     throw new LatchkeyError(code, message);
   }
@@ -59,12 +69,13 @@ export function unseal(
  * content, never a mix: write a temporary file in the same folder, fsync it, rename it over
  * `file`, fsync the folder (so the rename itself is durable).
  */
-export async function writeAtomic(file: string, data: Uint8Array, mode = 0o600): Promise<void> {
+export async function writeAtomic(file: string, data: Uint8Array | readonly Uint8Array[], mode = 0o600): Promise<void> {
   const folder = dirname(file);
   const temporary = join(folder, `.tmp-${randomId(16)}`);
   const handle = await open(temporary, 'wx', mode);
   try {
-    await handle.writeFile(data);
+    if (data instanceof Uint8Array) await handle.writeFile(data);
+    else await handle.writev([...data]);
     await handle.sync();
   } catch (error) {
     await handle.close();

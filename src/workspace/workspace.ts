@@ -9,7 +9,7 @@
  *   unlocker's non-secret parameters, and the workspace key sealed under the slot's KEK). A MAC
  *   under a key derived from the workspace key covers all of it.
  * - `manifest`: sealed; the generation (one more per change), the header epoch it goes with, and
- *   every entry: its name, kind, size, modification time, and the id and SHA-256 of its object.
+ *   every entry: its name, kind, size, modification time, and the id and GCM tag of its object.
  * - `objects/<random id>`: one sealed object per entry version, named at random, the entry's
  *   name and the object id bound in as associated data.
  *
@@ -28,7 +28,7 @@
  *
  * @module latchkey/workspace
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { base64url, fromBase64url, utf8, wipe } from '../core/bytes.js';
@@ -38,7 +38,7 @@ import type { Evidence } from '../core/types.js';
 import { compilePolicy } from '../policy/compile.js';
 import type { Decision, Policy } from '../policy/types.js';
 import type { Json } from '../store/types.js';
-import { deriveKey, seal, unseal, writeAtomic } from './seal.js';
+import { deriveKey, seal, sealParts, unseal, writeAtomic } from './seal.js';
 import type { SlotKind, SlotParams, Unlocker } from './unlockers.js';
 
 const HEADER = 'latchkey-workspace.json';
@@ -89,7 +89,8 @@ interface Header {
 interface EntryRecord {
   readonly object: string;
   readonly size: number;
-  readonly hash: string;
+  /** The object's GCM tag: the manifest names the exact object version it expects. */
+  readonly tag: string;
   readonly kind: 'file' | 'setting';
   readonly modifiedAt: number;
 }
@@ -477,18 +478,18 @@ export class Workspace {
     }
     return this.#serial(async () => {
       const object = randomId(16);
-      const padded = Buffer.alloc(4 + Math.ceil((bytes.length + 4) / PAD) * PAD - 4);
-      padded.writeUInt32BE(bytes.length, 0);
-      padded.set(bytes, 4);
-      const sealed = seal(this.#objectKey, padded, this.#objectAad(object, name));
-      wipe(padded);
+      // length prefix, content, zeros to the next 4 KiB: sealed piece by piece, never copied whole
+      const prefix = Buffer.alloc(4);
+      prefix.writeUInt32BE(bytes.length, 0);
+      const padding = Buffer.alloc(Math.ceil((bytes.length + 4) / PAD) * PAD - 4 - bytes.length);
+      const sealed = sealParts(this.#objectKey, [prefix, bytes, padding], this.#objectAad(object, name));
       await writeAtomic(join(this.#dir, OBJECTS, object), sealed);
       const previous = this.#manifest.entries[name];
       const entries = { ...this.#manifest.entries };
       entries[name] = {
         object,
         size: bytes.length,
-        hash: createHash('sha256').update(sealed).digest('base64url'),
+        tag: Buffer.from(sealed[sealed.length - 1] as Buffer).toString('base64url'),
         kind,
         modifiedAt: Date.now(),
       };
@@ -510,7 +511,7 @@ export class Workspace {
     } catch {
       throw tampered(`the object of \`${name.slice(0, 80)}\` is missing`);
     }
-    if (createHash('sha256').update(sealed).digest('base64url') !== entry.hash) {
+    if (sealed.length < 44 || sealed.subarray(sealed.length - 16).toString('base64url') !== entry.tag) {
       throw tampered(`the object of \`${name.slice(0, 80)}\` was changed, cut, swapped or rolled back`);
     }
     this.#live();
@@ -524,9 +525,7 @@ export class Workspace {
     const length = padded.readUInt32BE(0);
     if (length !== entry.size || length > padded.length - 4)
       throw tampered(`the object of \`${name.slice(0, 80)}\` has the wrong size`);
-    const out = new Uint8Array(padded.subarray(4, 4 + length));
-    wipe(padded);
-    return out;
+    return new Uint8Array(padded.buffer, padded.byteOffset + 4, length);
   }
 
   /** The entries, by name. */
@@ -715,7 +714,7 @@ function parseManifest(bytes: Uint8Array): Manifest {
   const entries: Record<string, EntryRecord> = Object.create(null);
   for (const [name, e] of Object.entries(m.entries as Record<string, unknown>)) {
     const r = e as Record<string, Json>;
-    if (typeof r?.object !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(r.object) || typeof r.hash !== 'string') {
+    if (typeof r?.object !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(r.object) || typeof r.tag !== 'string') {
       throw tampered('an entry of the workspace manifest is malformed');
     }
     entries[name] = r as unknown as EntryRecord;
