@@ -224,12 +224,25 @@ export class Pkcs11Factor {
       if (!key.usage.sign) {
         throw new LatchkeyError('ERR_PKCS11_KEY_UNSUITABLE', 'the key is not allowed to sign', {});
       }
-      const hardwareBound = key.local && key.neverExtractable && key.sensitive && !key.extractable;
+      if (key.id.length === 0) {
+        throw new LatchkeyError('ERR_PKCS11_KEY_UNSUITABLE', 'the key has no CKA_ID, so it could not be found again', {});
+      }
+      // Made on the token (LOCAL), stored there (TOKEN), and never readable: sensitive since it was
+      // made (ALWAYS_SENSITIVE: SENSITIVE may be turned on after a key was read out) and never
+      // extractable. All of these are the module's word: see SECURITY.md on software tokens.
+      const hardwareBound =
+        key.token && key.local && key.alwaysSensitive && key.neverExtractable && key.sensitive && !key.extractable;
       if (!hardwareBound && this.options.allowExportableKeys !== true) {
         throw new LatchkeyError(
           'ERR_PKCS11_KEY_UNSUITABLE',
           'the token does not vouch that the key was generated on it and can never leave it',
-          { local: key.local, neverExtractable: key.neverExtractable, extractable: key.extractable },
+          {
+            token: key.token,
+            local: key.local,
+            alwaysSensitive: key.alwaysSensitive,
+            neverExtractable: key.neverExtractable,
+            extractable: key.extractable,
+          },
         );
       }
       const algorithm = this.#algorithm(key);

@@ -35,11 +35,18 @@ export interface Pkcs11Key {
   readonly alwaysAuthenticate: boolean;
   /** `CKA_LOCAL`: generated on the token. */
   readonly local: boolean;
-  /** `CKA_SENSITIVE` and not `CKA_EXTRACTABLE`: the token will not reveal it. */
+  /** `CKA_SENSITIVE`: the token will not reveal the key's value (see also `alwaysSensitive`, `extractable`). */
   readonly sensitive: boolean;
   readonly extractable: boolean;
   /** `CKA_NEVER_EXTRACTABLE`: it has never left the token. */
   readonly neverExtractable: boolean;
+  /**
+   * CKA_ALWAYS_SENSITIVE: the key has been sensitive since it was made. Without it, a key made
+   * with CKA_SENSITIVE false could have been read out in clear and only then marked sensitive.
+   */
+  readonly alwaysSensitive: boolean;
+  /** CKA_TOKEN: the key is stored on the token (not a session object that ends with the session). */
+  readonly token: boolean;
 }
 
 /** What a query may ask for. */
@@ -68,6 +75,8 @@ export const KEY_ATTRIBUTES: readonly number[] = Object.freeze([
   CKA.SENSITIVE,
   CKA.EXTRACTABLE,
   CKA.NEVER_EXTRACTABLE,
+  CKA.ALWAYS_SENSITIVE,
+  CKA.TOKEN,
   CKA.EC_PARAMS,
   CKA.MODULUS_BITS,
   CKA.MODULUS,
@@ -139,6 +148,8 @@ export function describeKey(values: readonly (Buffer | undefined)[]): Pkcs11Key 
     sensitive,
     extractable,
     neverExtractable: readBool(at(CKA.NEVER_EXTRACTABLE)),
+    alwaysSensitive: readBool(at(CKA.ALWAYS_SENSITIVE)),
+    token: readBool(at(CKA.TOKEN)),
   });
 }
 

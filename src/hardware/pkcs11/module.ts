@@ -181,9 +181,14 @@ export class Pkcs11Module {
         const slot = this.#library.native.getSlotInfo(handle);
         out.push(describeToken(id, slot.slotDescription, this.#library.native.getTokenInfo(handle)));
       } catch (error) {
+        // A slot whose token is leaving, or whose reader fails, is left out of the list: one bad
+        // slot must not hide every other token (nor the removal of the token it held).
         if (
           error instanceof LatchkeyError &&
-          (error.code === 'ERR_PKCS11_TOKEN_NOT_PRESENT' || error.detail.ckrName === 'CKR_TOKEN_NOT_RECOGNIZED')
+          (error.code === 'ERR_PKCS11_TOKEN_NOT_PRESENT' ||
+            error.code === 'ERR_PKCS11_DEVICE_REMOVED' ||
+            error.detail.ckrName === 'CKR_TOKEN_NOT_RECOGNIZED' ||
+            error.detail.ckrName === 'CKR_DEVICE_ERROR')
         ) {
           continue;
         }
@@ -293,8 +298,9 @@ export class Pkcs11Module {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
-    for (const session of [...this.#sessions]) await session.close();
+    // closed first: no session can open while the others close
     this.#closed = true;
+    for (const session of [...this.#sessions]) await session.close();
     const library = this.#library;
     library.refs--;
     if (library.refs === 0 && !library.finalized) {

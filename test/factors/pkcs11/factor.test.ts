@@ -76,6 +76,13 @@ describe.runIf(need(...pkcs11Components()))('the PKCS#11 factor on SoftHSM2', ()
          p.C_GenerateKeyPair(s, { mechanism: 0x1040 },
            [...common, { type: 0x180, value: Buffer.from('06082a8648ce3d030107', 'hex') }, { type: 0x10a, value: true }],
            [...common, { type: 2, value: false }, { type: 0x103, value: true }, { type: 0x162, value: false }, { type: 0x108, value: true }]);
+         // Key 08: made readable (CKA_SENSITIVE false, so its value could be read out), then marked
+         // sensitive: LOCAL and NEVER_EXTRACTABLE stay true, ALWAYS_SENSITIVE does not.
+         const laundered = [{ type: 1, value: true }, { type: 0x102, value: Buffer.from([8]) }, { type: 3, value: 'laundered' }];
+         const pair = p.C_GenerateKeyPair(s, { mechanism: 0x1040 },
+           [...laundered, { type: 0x180, value: Buffer.from('06082a8648ce3d030107', 'hex') }, { type: 0x10a, value: true }],
+           [...laundered, { type: 2, value: true }, { type: 0x103, value: false }, { type: 0x162, value: false }, { type: 0x108, value: true }]);
+         p.C_SetAttributeValue(s, pair.privateKey, [{ type: 0x103, value: true }]);
          p.C_Logout(s); p.C_Finalize();`,
       ],
       { cwd: repoRoot, env: process.env, stdio: 'pipe' },
@@ -254,6 +261,21 @@ describe.runIf(need(...pkcs11Components()))('the PKCS#11 factor on SoftHSM2', ()
       });
       const evidence = await lax.factor.authenticate({ module, accountId: lax.alice.id, pin: PINS.alice });
       expect(evidence.hardwareBound).toBe(false);
+    });
+
+    it('attack: a key read out in clear and then marked sensitive is not taken as hardware-bound', async () => {
+      const { factor, alice } = await setup();
+      const refused = await rejection(
+        factor.enrol({
+          module,
+          accountId: alice.id,
+          pin: PINS.alice,
+          token: { label: 'alice-card' },
+          key: { id: '08' },
+        }),
+      );
+      expect(refused.code).toBe('ERR_PKCS11_KEY_UNSUITABLE');
+      expect(refused.detail).toMatchObject({ local: true, neverExtractable: true, alwaysSensitive: false });
     });
 
     it('a planted public key that does not match the private key (proof of possession fails)', async () => {
