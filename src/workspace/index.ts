@@ -23,6 +23,7 @@ export {
   serveAgent,
   WorkspaceAgent,
 } from './agent.js';
+export { tokenRemovalSignal } from './token-removal.js';
 export {
   type Enrolled,
   type FobUnlockerOptions,

@@ -372,13 +372,24 @@ export function pkcs11Unlocker(options: Pkcs11UnlockerOptions): Unlocker {
     createHash('sha256')
       .update(options.publicKey.export({ type: 'spki', format: 'der' }))
       .digest('base64url');
+  const key = options.privateKey;
+  // what the token says of its key (see Pkcs11Factor): made there, kept there, never readable
+  const hardwareBound =
+    key.token && key.local && key.alwaysSensitive && key.neverExtractable && key.sensitive && !key.extractable;
+  const pin = key.private;
   const tokenEvidence = (id: string) =>
-    evidence('pkcs11', `pkcs11:${id.slice(0, 16)}`, ['sc', 'pin'], ['possession', 'knowledge'], {
-      phishingResistant: false,
-      hardwareBound: true,
-      userVerified: true,
-      replayResistant: true,
-    });
+    evidence(
+      'pkcs11',
+      `pkcs11:${id.slice(0, 16)}`,
+      pin ? ['sc', 'pin'] : ['sc'],
+      pin ? ['possession', 'knowledge'] : ['possession'],
+      {
+        phishingResistant: false,
+        hardwareBound,
+        userVerified: pin,
+        replayResistant: true,
+      },
+    );
   return {
     kind: 'pkcs11',
     async enrol() {
