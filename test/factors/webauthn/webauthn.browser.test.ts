@@ -117,7 +117,10 @@ describe.runIf(need(chromiumComponent(), browserPackagesComponent()))('WebAuthn 
   let authenticator: VirtualAuthenticator | undefined;
   const cleanups: (() => Promise<void>)[] = [];
 
+  let started = 0;
+
   beforeAll(async () => {
+    started = performance.now();
     [siteA, siteB] = await Promise.all([startSite(), startSite()]);
     browser = await launchChromium();
     page = await browser.newPage();
@@ -126,6 +129,8 @@ describe.runIf(need(chromiumComponent(), browserPackagesComponent()))('WebAuthn 
   afterAll(async () => {
     await browser?.close();
     await Promise.all([siteA?.close(), siteB?.close()]);
+    // The issue's budget for the whole browser suite, launch and bundle included.
+    expect(performance.now() - started).toBeLessThan(60_000);
   });
 
   afterEach(async () => {
