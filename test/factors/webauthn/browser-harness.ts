@@ -12,17 +12,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, CDPSession, Page } from 'playwright-core';
-import { type Component, repoRoot } from '../../helpers/components.js';
+import { type Component, command, repoRoot } from '../../helpers/components.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
-/** Debian's chromium, runnable. */
+/** Debian's chromium, runnable (`chromium --version` succeeds). */
 export function chromiumComponent(): Component {
-  const available = existsSync(CHROMIUM);
+  const { available } = command(CHROMIUM, ['--version']);
   return {
     name: 'chromium',
     available,
-    reason: available ? '' : `${CHROMIUM} not found (apt-get install chromium)`,
+    reason: available ? '' : `${CHROMIUM} --version did not run (apt-get install chromium)`,
   };
 }
 
