@@ -491,6 +491,12 @@ describe.runIf(need(chromiumComponent(), browserPackagesComponent()))('WebAuthn 
       }
     });
     expect(bad).toBe('ERR_INVALID_ARGUMENT');
+    // A request the browser itself refuses (an RP ID the page's origin is not on): ERR_WEBAUTHN_CLIENT,
+    // with the browser's error name and SimpleWebAuthn's code.
+    const { factor } = await world();
+    const foreign = await use(page, await factor.startAuthentication(), { rpId: 'example.com' });
+    expect(foreign).toMatchObject({ ok: false, code: 'ERR_WEBAUTHN_CLIENT', name: 'LatchkeyError' });
+    expect((foreign as { message: string }).message).toContain('SecurityError');
   });
 
   // A tool, not a test: registered only when recording (under CI a skipped test is a failure).
