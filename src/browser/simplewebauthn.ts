@@ -2,8 +2,8 @@
  * The adapter to @simplewebauthn/browser: the one file in latchkey that imports it, loaded on
  * first use (an optional peer dependency; a missing package gives `ERR_MISSING_DEPENDENCY`
  * naming it). In a browser the import resolves through the app's bundler or import map.
+ * Not exported from the package's entry points (internal).
  *
- * @internal
  * @module latchkey/browser
  */
 import type * as SimpleWebAuthnBrowser from '@simplewebauthn/browser';

@@ -4,8 +4,8 @@
  * SimpleWebAuthn parses attestation formats and COSE keys and verifies signatures; latchkey has
  * already checked challenge, origin, RP ID, flags and sizes itself before calling it, and maps
  * whatever it throws to a `LatchkeyError`.
+ * Not exported from the package's entry points (internal).
  *
- * @internal
  * @module latchkey/webauthn
  */
 import type * as SimpleWebAuthnServer from '@simplewebauthn/server';

@@ -140,6 +140,24 @@ describe.runIf(need(builtWebAuthn()))(
       }
     });
 
+    it('the emitted declarations of both subpaths type-check on their own (stripInternal dropped no import)', () => {
+      const files = ['factors/webauthn', 'browser'].flatMap((dir) =>
+        readdirSync(join(DIST, dir))
+          .filter((name) => name.endsWith('.d.ts'))
+          .map((name) => join(DIST, dir, name)),
+      );
+      expect(files.length).toBeGreaterThan(10);
+      const tsc = join(repoRoot, 'node_modules/typescript/bin/tsc');
+      const args = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--module', 'nodenext'];
+      const result = spawnSync(process.execPath, [tsc, ...args, '--types', 'node', ...files], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(result.stdout).toBe('');
+      expect(result.status).toBe(0);
+    });
+
     it('without @simplewebauthn/browser: latchkey/browser gives ERR_MISSING_DEPENDENCY naming it', () => {
       const out = run(
         `
