@@ -104,6 +104,18 @@ export const ERROR_CODES = [
   'ERR_WORKSPACE_POLICY',
   'ERR_WORKSPACE_LOCKED',
   'ERR_WORKSPACE_ENTRY_NOT_FOUND',
+  // webauthn factor (latchkey/webauthn) and its browser side (latchkey/browser). A failed check
+  // carries `detail.reason` (`challenge`, `origin`, `top-origin`, `rp-id`, `type`, `signature`, ...)
+  'ERR_WEBAUTHN_CONFIG',
+  'ERR_WEBAUTHN_VERIFICATION',
+  'ERR_WEBAUTHN_UV_REQUIRED',
+  'ERR_WEBAUTHN_COUNTER_ROLLBACK',
+  'ERR_WEBAUTHN_BACKUP_CHANGED',
+  'ERR_WEBAUTHN_CREDENTIAL_UNKNOWN',
+  'ERR_WEBAUTHN_CREDENTIAL_EXISTS',
+  'ERR_WEBAUTHN_ATTESTATION',
+  'ERR_WEBAUTHN_CANCELLED',
+  'ERR_WEBAUTHN_CLIENT',
   // pkcs11: tokens through a PKCS#11 module (latchkey/pkcs11). An error from a CKR_* value also
   // carries `detail.ckr` (the number), `detail.ckrName` (its spec name) and `detail.operation` (the
   // C_* function); values without a code of their own are `ERR_PKCS11`. The full table is `CKR` in
