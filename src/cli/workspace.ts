@@ -341,7 +341,7 @@ async function run(
       const { ws, close } = await unlock(dir, values, io, lines);
       try {
         const kind = values.add;
-        let added;
+        let added: { readonly id: string; readonly kind: string };
         if (kind === 'recovery-code') {
           const code = newRecoveryCode();
           added = await ws.addSlot(recoveryCodeUnlocker(code));
@@ -473,8 +473,9 @@ async function shell(dir: string, values: Options, io: Io, lines: Lines): Promis
   const before = new Map<string, string>();
   try {
     const entries = ws.list().filter((e) => e.kind === 'file');
-    entries.forEach((entry, i) => io.err(`\ropening ${i + 1}/${entries.length}`));
+    let opened = 0;
     for (const entry of entries) {
+      io.err(`\ropening ${++opened}/${entries.length}`);
       const target = join(folder, entry.name);
       if (relative(folder, target).startsWith('..')) continue;
       await mkdir(dirname(target), { recursive: true, mode: 0o700 });

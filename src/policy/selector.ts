@@ -3,7 +3,6 @@
  * coercion-safe) and interned by its constraints, so that the same requirement in two rules is
  * one step-up item, and step-up answers can compare items by strength.
  *
- * @internal
  * @module latchkey
  */
 import type { Evidence, FactorKind } from '../core/types.js';

@@ -225,7 +225,11 @@ export class Pkcs11Factor {
         throw new LatchkeyError('ERR_PKCS11_KEY_UNSUITABLE', 'the key is not allowed to sign', {});
       }
       if (key.id.length === 0) {
-        throw new LatchkeyError('ERR_PKCS11_KEY_UNSUITABLE', 'the key has no CKA_ID, so it could not be found again', {});
+        throw new LatchkeyError(
+          'ERR_PKCS11_KEY_UNSUITABLE',
+          'the key has no CKA_ID, so it could not be found again',
+          {},
+        );
       }
       // Made on the token (LOCAL), stored there (TOKEN), and never readable: sensitive since it was
       // made (ALWAYS_SENSITIVE: SENSITIVE may be turned on after a key was read out) and never
