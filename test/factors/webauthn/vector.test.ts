@@ -3,85 +3,11 @@
  * the factor: it verifies, SimpleWebAuthn agrees, and every bit-flipped copy of it is refused with
  * a LatchkeyError (never accepted, never another exception type).
  */
-import { readFileSync } from 'node:fs';
 import { verifyAuthenticationResponse } from '@simplewebauthn/server';
 import { describe, expect, it } from 'vitest';
-import { fromBase64url } from '../../../src/core/bytes.js';
 import { isLatchkeyError } from '../../../src/core/errors.js';
-import { randomId } from '../../../src/core/random.js';
-import { encodeChallenge, PURPOSE_AUTHENTICATE } from '../../../src/factors/webauthn/challenge.js';
-import { WebAuthnFactor } from '../../../src/factors/webauthn/factor.js';
 import type { AuthenticationResponseJSON } from '../../../src/factors/webauthn/wire.js';
-import { createMemoryStore } from '../../../src/store/memory.js';
-import { FakeClock } from '../../../src/testing/clock.js';
-
-interface Vector {
-  readonly rpId: string;
-  readonly origin: string;
-  readonly challenge: string;
-  readonly credential: {
-    readonly id: string;
-    readonly publicKey: string;
-    readonly alg: number;
-    readonly userHandle: string;
-    readonly counter: number;
-    readonly backupEligible: boolean;
-    readonly backedUp: boolean;
-  };
-  readonly response: AuthenticationResponseJSON;
-}
-
-const vector = JSON.parse(
-  readFileSync(new URL('../../vectors/webauthn/chromium-assertion.json', import.meta.url), 'utf8'),
-) as Vector;
-const NOW = Date.UTC(2030, 0, 1);
-
-async function seeded() {
-  const clock = new FakeClock(NOW);
-  const store = createMemoryStore({ clock });
-  const account = await store.accounts.create({ username: 'alice' });
-  const record = await store.authenticators.add({
-    accountId: account.id,
-    factor: 'webauthn',
-    lookupKey: vector.credential.id,
-    data: {
-      v: 1,
-      rpId: vector.rpId,
-      credentialId: vector.credential.id,
-      publicKey: vector.credential.publicKey,
-      alg: vector.credential.alg,
-      userHandle: vector.credential.userHandle,
-      aaguid: '01020304-0506-0708-0102-030405060708',
-      transports: ['internal'],
-      backupEligible: vector.credential.backupEligible,
-      backedUp: vector.credential.backedUp,
-      fmt: 'none',
-      attested: false,
-      model: null,
-      discoverable: true,
-      origin: vector.origin,
-    },
-    counter: vector.credential.counter,
-  });
-  const factor = new WebAuthnFactor({ store, clock, rp: { id: vector.rpId, origins: [vector.origin] } });
-  /** A stored challenge carrying the recorded challenge bytes (as startAuthentication would store it). */
-  const challenge = async () =>
-    (
-      await store.challenges.put({
-        id: randomId(),
-        purpose: PURPOSE_AUTHENTICATE,
-        payload: encodeChallenge({
-          challenge: fromBase64url(vector.challenge),
-          userVerification: 'required',
-          binding: undefined,
-          userHandle: undefined,
-          label: undefined,
-        }),
-        ttlMs: 60_000,
-      })
-    ).id;
-  return { store, factor, account, record, challenge };
-}
+import { seeded, vector } from './recorded.js';
 
 function flipped(
   response: AuthenticationResponseJSON,
