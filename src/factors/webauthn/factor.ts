@@ -152,6 +152,8 @@ export interface FinishRegistrationInput {
 const DEFAULT_ALGORITHMS = Object.freeze([-8, -7, -257]);
 const UV_ORDER: Readonly<Record<UserVerificationRequirement, number>> = { discouraged: 0, preferred: 1, required: 2 };
 const UV_VALUES: readonly UserVerificationRequirement[] = ['required', 'preferred', 'discouraged'];
+/** How finely a passkey's last use is kept when nothing else about it changes. */
+const LAST_USED_RESOLUTION_MS = 60_000;
 const MAX_UPDATE_ATTEMPTS = 3;
 
 function verification(reason: string, message: string, detail: Record<string, string | number> = {}): LatchkeyError {
@@ -670,6 +672,17 @@ export class WebAuthnFactor {
           'the passkey’s signature counter went backwards: it may have been cloned, so it has been disabled',
           { authenticatorId: record.id, stored, received },
         );
+      }
+      // A passkey without a counter (synced ones keep 0) changes nothing but its last use; that
+      // is written at most once a minute, so that sign-ins are not a store write each.
+      if (
+        received === stored &&
+        flags.backedUp === data.backedUp &&
+        record.lastUsedAt !== undefined &&
+        at - record.lastUsedAt >= 0 &&
+        at - record.lastUsedAt < LAST_USED_RESOLUTION_MS
+      ) {
+        break;
       }
       const patch = {
         counter: received,

@@ -139,6 +139,32 @@ describe('WebAuthn sign-in and evidence', () => {
     expect(updated).toMatchObject({ counter: 2, lastUsedAt: START + 5000 });
   });
 
+  it("a counterless (synced) passkey's last use is written at most once a minute; a counting one's every time", async () => {
+    const { factor, alice, clock, store } = await world();
+    const synced = new SoftAuthenticator({ backupEligible: true, backedUp: true, counterStep: 0 });
+    const counting = new SoftAuthenticator();
+    const { record: syncedRecord } = await register(factor, synced, alice.id);
+    const { record: countingRecord } = await register(factor, counting, alice.id);
+    const signIn = async (authenticator: SoftAuthenticator) => {
+      const request = await factor.startAuthentication({ accountId: alice.id });
+      await factor.finishAuthentication({
+        challengeId: request.challengeId,
+        response: authenticator.get(request.options, { origin: ORIGIN }),
+      });
+    };
+    const first = clock.now();
+    await signIn(synced);
+    await signIn(counting);
+    clock.advance(30_000);
+    await signIn(synced);
+    await signIn(counting);
+    expect((await store.authenticators.get(syncedRecord.id))?.lastUsedAt).toBe(first);
+    expect((await store.authenticators.get(countingRecord.id))?.lastUsedAt).toBe(first + 30_000);
+    clock.advance(30_000);
+    await signIn(synced);
+    expect((await store.authenticators.get(syncedRecord.id))?.lastUsedAt).toBe(first + 60_000);
+  });
+
   it('usernameless: no allowCredentials, the user handle maps the passkey to its account', async () => {
     const { factor, alice, bob } = await world();
     const alices = new SoftAuthenticator();
