@@ -9,7 +9,9 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyRing } from '../../../src/delegation/index.js';
 import { Pkcs11Factor } from '../../../src/factors/pkcs11/factor.js';
+import { createGate } from '../../../src/gate/index.js';
 import { openPkcs11Module, type Pkcs11Module } from '../../../src/hardware/pkcs11/module.js';
 import { assuranceLevel } from '../../../src/policy/aal.js';
 import { createMemoryStore } from '../../../src/store/memory.js';
@@ -261,6 +263,37 @@ describe.runIf(need(...pkcs11Components()))('the PKCS#11 factor on SoftHSM2', ()
       });
       const evidence = await lax.factor.authenticate({ module, accountId: lax.alice.id, pin: PINS.alice });
       expect(evidence.hardwareBound).toBe(false);
+    });
+
+    it('through the gate: a smart-card sign-in mints an AAL2 session that authorizes', async () => {
+      const { factor, alice, store, clock } = await setup();
+      await factor.enrol({
+        module,
+        accountId: alice.id,
+        pin: PINS.alice,
+        token: { label: 'alice-card' },
+        key: { label: 'login' },
+      });
+      const gate = createGate({
+        store,
+        clock,
+        keyring: KeyRing.generate('pkcs11-gate'),
+        policy: {
+          rules: [{ id: 'payroll', effect: 'permit', actions: ['payroll'], require: { factor: { factor: 'pkcs11' } } }],
+        },
+        factors: {
+          pkcs11: {
+            verify: (input) => factor.authenticate({ module, accountId: input.accountId, pin: String(input.pin) }),
+          },
+        },
+      });
+      const tx = gate.begin({ accountId: alice.id });
+      await gate.verify(tx, 'pkcs11', { pin: PINS.alice });
+      const session = await gate.issueSession(tx);
+      expect(session.aal).toBe(2);
+      expect((await gate.authorize(session.token, { action: 'payroll' })).decision.allow).toBe(true);
+      const wrong = gate.begin({ accountId: alice.id });
+      expect((await rejection(gate.verify(wrong, 'pkcs11', { pin: '0000' }))).code).toBe('ERR_PKCS11_PIN_INCORRECT');
     });
 
     it('attack: a key read out in clear and then marked sensitive is not taken as hardware-bound', async () => {
