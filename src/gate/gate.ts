@@ -518,26 +518,31 @@ export class Gate {
     const subject = credential.subject;
     if (subject === undefined) throw new LatchkeyError('ERR_SESSION_INVALID', 'the session names no subject');
     const root = credential.rootCredentialId;
+    const known = this.#sessions.get(root);
+    if (known !== undefined && known.subject === subject && known.blob === blob) {
+      if (credential.chain.length === 1) await this.#touch(root, credential.acr);
+      return { credential, evidence: known.evidence, duress: known.duress };
+    }
     const [, used] = await Promise.all([
       credential.chain.length === 1 ? this.#touch(root, credential.acr) : undefined,
       this.#store.usage.used(`duress:${root}`),
     ]);
-    return { credential, evidence: this.#evidence(blob, subject), duress: used > 0 };
+    const evidence = Object.freeze(unpackEvidence(blob, subject)) as Evidence[];
+    if (this.#sessions.size >= 1024) this.#sessions.delete(this.#sessions.keys().next().value as string);
+    this.#sessions.set(root, { subject, blob, evidence, duress: used > 0 });
+    return { credential, evidence, duress: used > 0 };
   }
 
-  /** Unpacked session evidence, kept for the sessions seen most recently (it is immutable). */
-  readonly #unpacked = new Map<string, Evidence[]>();
-
-  #evidence(blob: string, subject: string): Evidence[] {
-    const key = `${subject}\u0000${blob}`;
-    let evidence = this.#unpacked.get(key);
-    if (evidence === undefined) {
-      evidence = Object.freeze(unpackEvidence(blob, subject)) as Evidence[];
-      if (this.#unpacked.size >= 1024) this.#unpacked.delete(this.#unpacked.keys().next().value as string);
-      this.#unpacked.set(key, evidence);
-    }
-    return evidence;
-  }
+  /**
+   * What never changes about a session once minted, for the sessions seen most recently: its
+   * evidence (signed into the credential) and whether it was minted under duress (recorded before
+   * the token was handed out, by `issueSession`, `stepUp` and `recover`, so a later lookup cannot
+   * differ). Keyed by the root credential id; the subject and evidence blob are compared on a hit.
+   */
+  readonly #sessions = new Map<
+    string,
+    { readonly subject: string; readonly blob: string; readonly evidence: Evidence[]; readonly duress: boolean }
+  >();
 
   /** Idle timeout for the session itself (delegations carry their own expiry). */
   async #touch(cid: string, acr: string | undefined): Promise<void> {
