@@ -621,13 +621,9 @@ export class WebAuthnFactor {
     checkSignatureEncoding(read.signature, data.alg);
     await verifyAssertionSignature({
       response: read.json,
-      expectedChallenge: (challenge) => {
-        try {
-          return equalBytes(fromBase64url(challenge, 'challenge'), state.challenge);
-        } catch {
-          return false;
-        }
-      },
+      // already compared as bytes above; as the canonical string here (browsers send it so), which
+      // spares SimpleWebAuthn a callback per verification
+      expectedChallenge: base64url(state.challenge),
       origins: this.rp.origins,
       topOrigins: this.rp.topOrigins,
       rpId: this.rp.id,

@@ -179,7 +179,7 @@ export async function verifyRegistration(input: {
  */
 export async function verifyAssertionSignature(input: {
   readonly response: AuthenticationResponseJSON;
-  readonly expectedChallenge: (challenge: string) => boolean;
+  readonly expectedChallenge: string | ((challenge: string) => boolean);
   readonly origins: readonly string[];
   readonly topOrigins: readonly string[];
   readonly rpId: string;
