@@ -13,8 +13,6 @@ commands:
   store check <file>                      run SQLite's integrity check on a store
   audit <file> --subject <id> [--operator] [--limit <n>]
                                           print a subject's audit entries as JSON lines
-  workspace init|enrol|unlock|lock|status|put|get|ls|rm|shell <dir> [options]
-                                          an encrypted workspace a fob opens (\`latchkey workspace help\`)
   virtual-fob --pipe [--state FILE] [--touch-ms N] [--deny-touch]
                                           a virtual CTAP 2.1 fob speaking CTAPHID on stdin/stdout
   version                                 print the version
@@ -105,14 +103,6 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       case 'audit':
         await audit(rest, io);
         return 0;
-      case 'workspace': {
-        const { workspaceCommand, WORKSPACE_USAGE } = await import('./workspace.js');
-        if (rest[0] === undefined || rest[0] === 'help' || rest[0] === '--help') {
-          io.out(WORKSPACE_USAGE);
-          return rest[0] === undefined ? 2 : 0;
-        }
-        return await workspaceCommand(rest, io);
-      }
       case 'virtual-fob': {
         const { virtualFobCommand } = await import('./virtual-fob.js');
         return await virtualFobCommand(rest);

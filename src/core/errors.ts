@@ -92,18 +92,6 @@ export const ERROR_CODES = [
   'ERR_FOB_CREDENTIAL_UNKNOWN',
   'ERR_FOB_ASSERTION_INVALID',
   'ERR_FOB_COUNTER_REGRESSED',
-  // workspace (latchkey/workspace): encrypted folders opened by key slots
-  'ERR_WORKSPACE_NOT_FOUND',
-  'ERR_WORKSPACE_EXISTS',
-  'ERR_WORKSPACE_FORMAT',
-  'ERR_WORKSPACE_TAMPERED',
-  'ERR_WORKSPACE_ROLLED_BACK',
-  'ERR_WORKSPACE_WRONG_KEY',
-  'ERR_WORKSPACE_NO_SLOT',
-  'ERR_WORKSPACE_LAST_SLOT',
-  'ERR_WORKSPACE_POLICY',
-  'ERR_WORKSPACE_LOCKED',
-  'ERR_WORKSPACE_ENTRY_NOT_FOUND',
   // webauthn factor (latchkey/webauthn) and its browser side (latchkey/browser). A failed check
   // carries `detail.reason` (`challenge`, `origin`, `top-origin`, `rp-id`, `type`, `signature`, ...)
   'ERR_WEBAUTHN_CONFIG',
