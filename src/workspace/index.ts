@@ -16,6 +16,8 @@
  *
  * @module latchkey/workspace
  */
+export { type Flusher, type LockEvent, WorkspaceAgent, type WorkspaceAgentOptions } from './agent.js';
+export { type FobSlotOptions, fobEnroller, fobOpener, WORKSPACE_RP_ID } from './fob-slot.js';
 export {
   DEFAULT_FORMAT_LIMITS,
   type FobPart,
@@ -26,6 +28,7 @@ export {
   WORKSPACE_VERSION,
   type WorkspaceFormatLimits,
 } from './format.js';
+export { defaultViewParent, PlaintextView } from './plaintext-view.js';
 export {
   DEFAULT_KDF_COST,
   type EnrolledPart,

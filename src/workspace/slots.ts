@@ -62,6 +62,8 @@ export interface PartContext {
   readonly workspaceId: string;
   readonly clock: Clock;
   readonly signal?: AbortSignal;
+  /** At enrolment: the parts already enrolled (a fob excludes its own credentials). */
+  readonly enrolled?: readonly SlotPart[];
 }
 
 function kek(workspaceId: Uint8Array, slotId: string, secrets: readonly Uint8Array[]): Uint8Array {

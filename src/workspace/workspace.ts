@@ -792,6 +792,7 @@ export class UnlockedWorkspace {
     const context: PartContext = {
       workspaceId: this.state.id,
       clock: this.clock,
+      enrolled: this.state.slots.flatMap((s) => s.parts),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     };
     const parts = await enrolParts(enrollers, context);
