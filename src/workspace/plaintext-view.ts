@@ -85,7 +85,7 @@ export class PlaintextView {
   }
 
   /** Seal changes since the last sync in one commit; returns what changed. */
-  sync(progress?: Progress): { put: number; removed: number } {
+  sync(progress?: Progress | undefined): { put: number; removed: number } {
     if (this.closed) throw new LatchkeyError('ERR_WORKSPACE_LOCKED', 'the plaintext view is closed', {});
     const names: string[] = [];
     walk(this.path, this.path, names);
@@ -137,7 +137,7 @@ export class PlaintextView {
   }
 
   /** Sync, then wipe. */
-  close(progress?: Progress): { put: number; removed: number } {
+  close(progress?: Progress | undefined): { put: number; removed: number } {
     try {
       return this.sync(progress);
     } finally {

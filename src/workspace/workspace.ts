@@ -583,7 +583,7 @@ export class UnlockedWorkspace {
    * Apply `changes` as one atomic commit: entry files first (under fresh names), then the header
    * with the new manifest. When this resolves, the changes are durable.
    */
-  commit(changes: Changes, progress?: Progress): number {
+  commit(changes: Changes, progress?: Progress | undefined): number {
     this.check();
     const puts = changes.put ?? [];
     const removes = changes.remove ?? [];
