@@ -53,7 +53,9 @@ export interface FobPart {
 export interface Pkcs11Part {
   readonly kind: 'pkcs11';
   readonly tokenLabel: string;
-  readonly keyLabel: string;
+  readonly tokenSerial: string;
+  /** `CKA_ID` of the private key, hexadecimal. */
+  readonly keyId: string;
   readonly jwe: string;
 }
 
@@ -141,11 +143,14 @@ function parsePart(value: unknown, label: string): SlotPart {
       };
     }
     case 'pkcs11': {
-      const r = object(value, label, ['kind', 'tokenLabel', 'keyLabel', 'jwe']);
+      const r = object(value, label, ['kind', 'tokenLabel', 'tokenSerial', 'keyId', 'jwe']);
+      const keyId = text(r.keyId, `${label}.keyId`, 256);
+      if (!/^([0-9a-f]{2})*$/.test(keyId)) bad(`\`${label}.keyId\` is not hexadecimal`);
       return {
         kind,
         tokenLabel: text(r.tokenLabel, `${label}.tokenLabel`, 64),
-        keyLabel: text(r.keyLabel, `${label}.keyLabel`, 256),
+        tokenSerial: text(r.tokenSerial, `${label}.tokenSerial`, 64),
+        keyId,
         jwe: text(r.jwe, `${label}.jwe`, 16384),
       };
     }
@@ -246,7 +251,7 @@ function partFields(part: SlotPart): unknown[] {
     case 'fob':
       return [part.kind, part.rpId, part.credentialId, part.salt, part.uv];
     case 'pkcs11':
-      return [part.kind, part.tokenLabel, part.keyLabel, part.jwe];
+      return [part.kind, part.tokenLabel, part.tokenSerial, part.keyId, part.jwe];
     default:
       return [part.kind, part.salt, part.m, part.t, part.p];
   }

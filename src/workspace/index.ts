@@ -28,6 +28,7 @@ export {
   WORKSPACE_VERSION,
   type WorkspaceFormatLimits,
 } from './format.js';
+export { pkcs11Enroller, pkcs11Opener, tokenRemovalSignal } from './pkcs11-slot.js';
 export { defaultViewParent, PlaintextView } from './plaintext-view.js';
 export {
   DEFAULT_KDF_COST,
