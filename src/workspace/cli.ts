@@ -357,6 +357,12 @@ async function serve(agent: WorkspaceAgent, path: string, extra: () => Record<st
   if ((stat.mode & 0o077) !== 0 || (process.getuid !== undefined && stat.uid !== process.getuid())) {
     throw new LatchkeyError('ERR_WORKSPACE_AGENT', `the socket folder \`${folder}\` is not private to this user`, {});
   }
+  try {
+    await call(path, { op: 'status' });
+    throw new LatchkeyError('ERR_WORKSPACE_AGENT', 'an agent already holds this workspace: `lock` it first', {});
+  } catch (error) {
+    if (!isLatchkeyError(error, 'ERR_WORKSPACE_AGENT') || error.message.startsWith('an agent already')) throw error;
+  }
   rmSync(path, { force: true });
   const handle = async (request: Request): Promise<Record<string, unknown>> => {
     switch (request.op) {
@@ -583,7 +589,15 @@ async function shell(session: Session): Promise<number> {
     {
       cwd: view.path,
       stdio: 'inherit',
-      env: { ...process.env, LATCHKEY_WORKSPACE_VIEW: view.path },
+      // A script runs in its own process group, so that removal ends everything it started; an
+      // interactive shell stays in the terminal's foreground group (it hangs up its own jobs).
+      detached: command !== undefined,
+      env: {
+        ...process.env,
+        LATCHKEY_WORKSPACE_VIEW: view.path,
+        // for demos and tests: the virtual fob's process, so that a script can "pull" it
+        ...(fob?.pid === undefined ? {} : { LATCHKEY_VIRTUAL_FOB_PID: String(fob.pid) }),
+      },
     },
   );
   session.io.err(`workspace open in ${view.path}; exit the shell to seal it\n`);
@@ -593,7 +607,13 @@ async function shell(session: Session): Promise<number> {
   });
   const removed = agent.whenLocked().then((event) => {
     session.io.err(`\nlatchkey: ${event.message}: workspace sealed and locked\n`);
-    child.kill('SIGHUP');
+    if (command !== undefined && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGHUP');
+      } catch {
+        // already gone
+      }
+    } else child.kill('SIGHUP');
   });
   const status = await exited;
   if (!agent.isLocked) agent.lock('requested', 'the shell exited');

@@ -131,4 +131,23 @@ describe.runIf(need(builtPackage()))('latchkey workspace (CLI)', () => {
     expect(cwd).toMatch(/^\/dev\/shm\/latchkey-ws-|latchkey-ws-/);
     expect(existsSync(cwd as string)).toBe(false);
   }, 60_000);
+
+  it('shell: the fob pulled while the shell runs seals the change, wipes the folder and ends the shell', () => {
+    const pulled = run(
+      [
+        'shell',
+        ...fob('a'),
+        '--pin-stdin',
+        '--command',
+        'echo draft > draft.txt; echo "$PWD"; kill -9 "$LATCHKEY_VIRTUAL_FOB_PID"; sleep 20; echo not reached',
+      ],
+      '2468\n',
+    );
+    expect(pulled.status).toBe(1);
+    expect(pulled.out).not.toContain('not reached');
+    expect(pulled.err).toContain('workspace sealed and locked');
+    expect(existsSync(pulled.out.trim())).toBe(false);
+    const check = run(['shell', '--recovery-code-stdin', '--command', 'cat draft.txt'], `${code}\n`);
+    expect(check.out).toBe('draft\n');
+  }, 60_000);
 });

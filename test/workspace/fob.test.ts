@@ -155,3 +155,29 @@ describe.runIf(need(builtVirtualFob()))('fob slots over the pipe', () => {
     again.workspace.lock();
   }, 30_000);
 });
+
+describe.runIf(need(builtVirtualFob()))('a blocked PIN', () => {
+  it('three wrong PINs block PIN auth until the fob is replugged; eight block the PIN; both are clear errors', async () => {
+    const spare = join(root, 'spare-ws');
+    await withFob('spare', (client) => client.setPin('2468'));
+    const ws = await withFob('spare', (client) =>
+      createWorkspace(spare, { slot: [fobEnroller({ client, pin: '2468' })] }),
+    );
+    ws.lock();
+    const codes: string[] = [];
+    for (let cycle = 0; cycle < 3 && !codes.includes('ERR_CTAP2_PIN_BLOCKED'); cycle++) {
+      await withFob('spare', async (client) => {
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const error = await rejection(unlockWorkspace(spare, { openers: [fobOpener({ client, pin: '0000' })] }));
+          codes.push(error.code);
+          if (error.code !== 'ERR_CTAP2_PIN_INVALID') break;
+        }
+      });
+    }
+    expect(codes.slice(0, 3)).toEqual(['ERR_CTAP2_PIN_INVALID', 'ERR_CTAP2_PIN_INVALID', 'ERR_CTAP2_PIN_AUTH_BLOCKED']);
+    const final = await withFob('spare', (client) =>
+      rejection(unlockWorkspace(spare, { openers: [fobOpener({ client, pin: '2468' })] })),
+    );
+    expect(final.code).toBe('ERR_CTAP2_PIN_BLOCKED');
+  }, 60_000);
+});
