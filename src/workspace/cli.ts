@@ -20,9 +20,12 @@ import { base64, fromBase64, wipe } from '../core/bytes.js';
 import { isLatchkeyError, LatchkeyError } from '../core/errors.js';
 import type { HidConnection } from '../hardware/connection.js';
 import { Ctap2Client } from '../hardware/ctap2.js';
+import type { Pkcs11Module } from '../hardware/pkcs11/module.js';
 import type { Policy } from '../policy/types.js';
 import { WorkspaceAgent } from './agent.js';
 import { fobEnroller, fobOpener } from './fob-slot.js';
+import type { Pkcs11Part } from './format.js';
+import { pkcs11Enroller, pkcs11Opener, tokenRemovalSignal } from './pkcs11-slot.js';
 import { PlaintextView } from './plaintext-view.js';
 import { generateRecoveryCode, kdfEnroller, kdfOpener, type PartEnroller, type PartOpener } from './slots.js';
 import { createWorkspace, inspectWorkspace, type UnlockedWorkspace, unlockWorkspace } from './workspace.js';
@@ -36,7 +39,7 @@ const USAGE = `usage: latchkey workspace <command> --dir DIR [options]
 
 commands:
   init                 create a workspace: a fob slot (--fob) and/or a recovery code (--recovery-code)
-  enrol fob|recovery-code|password
+  enrol fob|pkcs11|recovery-code|password
                        add a slot (unlocks first with --fob or --recovery-code-stdin); the new fob is --new-fob
   remove-slot ID       remove a slot (not the last)
   unlock               unlock and run the agent on --socket until the fob is pulled or \`lock\`
@@ -54,6 +57,8 @@ options:
   --fob virtual|hid         the fob to use: the virtual fob (with --fob-state FILE) or a USB fob
   --fob-state FILE          the virtual fob's state file  --touch-ms N  its touch delay
   --new-fob virtual|hid     the fob to enrol (--new-fob-state FILE for a virtual one)
+  --pkcs11 MODULE           a PKCS#11 module path (SoftHSM2, OpenSC, ykcs11): unlock with its token,
+                            or with \`enrol pkcs11 --token LABEL --key-id HEX\` enrol that token's key
   --recovery-code           init: also add a recovery code slot and print the code once
   --recovery-code-stdin     read a recovery code from stdin (unlock with it)
   --pin-stdin               read the fob PIN from stdin (else LATCHKEY_PIN, else a prompt)
@@ -202,6 +207,9 @@ const OPTIONS = {
   'touch-ms': { type: 'string' },
   'new-fob': { type: 'string' },
   'new-fob-state': { type: 'string' },
+  pkcs11: { type: 'string' },
+  token: { type: 'string' },
+  'key-id': { type: 'string' },
   'recovery-code': { type: 'boolean' },
   'recovery-code-stdin': { type: 'boolean' },
   'pin-stdin': { type: 'boolean' },
@@ -240,11 +248,21 @@ class Session {
     return m === undefined ? {} : { m: Number(m) };
   }
 
-  async pin(): Promise<string> {
+  async pin(what = 'fob'): Promise<string> {
     if (this.values['pin-stdin'] === true) return this.stdin.next('the PIN');
     const env = process.env.LATCHKEY_PIN;
     if (env !== undefined && env !== '') return env;
-    return promptHidden('fob PIN: ');
+    return promptHidden(`${what} PIN: `);
+  }
+
+  private pkcs11Module: Pkcs11Module | undefined;
+
+  async module(): Promise<Pkcs11Module> {
+    const path = this.values.pkcs11;
+    if (path === undefined) throw usage('give the PKCS#11 module with `--pkcs11 MODULE`');
+    const { openPkcs11Module } = await import('../hardware/pkcs11/module.js');
+    this.pkcs11Module ??= await openPkcs11Module(resolve(path));
+    return this.pkcs11Module;
   }
 
   async fob(kind: string, state: string | undefined): Promise<FobHandle> {
@@ -262,8 +280,11 @@ class Session {
   }
 
   /** Openers from the options: the fob (--fob), a recovery code (--recovery-code-stdin). */
-  async openers(): Promise<{ openers: PartOpener[]; fob?: FobHandle }> {
+  async openers(withToken = true): Promise<{ openers: PartOpener[]; fob?: FobHandle }> {
     const openers: PartOpener[] = [];
+    if (withToken && this.values.pkcs11 !== undefined) {
+      openers.push(pkcs11Opener({ module: await this.module(), pin: await this.pin('token') }));
+    }
     let fob: FobHandle | undefined;
     if (this.values['recovery-code-stdin'] === true) {
       openers.push(kdfOpener('recovery-code', this.stdin.next('the recovery code')));
@@ -279,12 +300,14 @@ class Session {
         }),
       );
     }
-    if (openers.length === 0) throw usage('how to unlock? give `--fob virtual|hid` or `--recovery-code-stdin`');
+    if (openers.length === 0) {
+      throw usage('how to unlock? give `--fob virtual|hid`, `--pkcs11 MODULE` or `--recovery-code-stdin`');
+    }
     return fob === undefined ? { openers } : { openers, fob };
   }
 
-  async unlock(): Promise<{ workspace: UnlockedWorkspace; fob?: FobHandle }> {
-    const { openers, fob } = await this.openers();
+  async unlock(withToken = true): Promise<{ workspace: UnlockedWorkspace; fob?: FobHandle }> {
+    const { openers, fob } = await this.openers(withToken);
     try {
       const seen = readSeen(this.dir);
       const { workspace } = await unlockWorkspace(this.dir, {
@@ -298,8 +321,22 @@ class Session {
     }
   }
 
+  /** Signals that mean the fob or token that opened `workspace` is gone. */
+  async removal(
+    workspace: UnlockedWorkspace,
+    fob: FobHandle | undefined,
+  ): Promise<{ signals: AbortSignal[]; stop(): void }> {
+    const signals: AbortSignal[] = fob === undefined ? [] : [fob.connection.removed];
+    const slot = workspace.slots().find((s) => s.id === workspace.openedBy);
+    const token = slot?.parts.find((p): p is Pkcs11Part => p.kind === 'pkcs11');
+    if (token === undefined) return { signals, stop: () => undefined };
+    const watch = tokenRemovalSignal(await this.module(), token.tokenSerial);
+    return { signals: [...signals, watch.signal], stop: () => watch.stop() };
+  }
+
   async close(): Promise<void> {
     this.touch.stop();
+    await this.pkcs11Module?.close().catch(() => undefined);
     for (const fob of this.fobs) await fob.close().catch(() => undefined);
   }
 }
@@ -505,7 +542,7 @@ async function init(session: Session): Promise<void> {
 
 async function enrol(session: Session, what: string | undefined): Promise<void> {
   const { values, io } = session;
-  const { workspace } = await session.unlock();
+  const { workspace } = await session.unlock(what !== 'pkcs11');
   try {
     let id: string;
     if (what === 'fob') {
@@ -524,6 +561,23 @@ async function enrol(session: Session, what: string | undefined): Promise<void> 
         { label: values.label ?? 'fob' },
       );
       session.touch.stop();
+    } else if (what === 'pkcs11') {
+      const token = values.token;
+      const keyId = values['key-id'];
+      if (token === undefined || keyId === undefined) {
+        throw usage('enrol pkcs11 needs `--pkcs11 MODULE --token LABEL --key-id HEX`');
+      }
+      id = await workspace.addSlot(
+        [
+          pkcs11Enroller({
+            module: await session.module(),
+            token: { label: token },
+            key: { id: keyId },
+            pin: await session.pin('token'),
+          }),
+        ],
+        { label: values.label ?? `token ${token}` },
+      );
     } else if (what === 'recovery-code') {
       const code = generateRecoveryCode();
       id = await workspace.addSlot([kdfEnroller('recovery-code', code, session.cost)], {
@@ -537,7 +591,7 @@ async function enrol(session: Session, what: string | undefined): Promise<void> 
         label: values.label ?? 'password',
       });
     } else {
-      throw usage('expected `enrol fob`, `enrol recovery-code` or `enrol password`');
+      throw usage('expected `enrol fob`, `enrol pkcs11`, `enrol recovery-code` or `enrol password`');
     }
     io.out(`added slot ${id}\n`);
   } finally {
@@ -558,7 +612,9 @@ async function removeSlot(session: Session, id: string | undefined): Promise<voi
 
 async function unlock(session: Session): Promise<void> {
   const { workspace, fob } = await session.unlock();
-  const agent = new WorkspaceAgent(workspace, { removed: fob === undefined ? [] : [fob.connection.removed] });
+  const removal = await session.removal(workspace, fob);
+  const agent = new WorkspaceAgent(workspace, { removed: removal.signals });
+  void agent.whenLocked().then(() => removal.stop());
   const path = socketPath(session);
   const stop = await serve(agent, path, () => ({ id: workspace.id, fobPid: fob?.pid ?? null, pid: process.pid }));
   const onSignal = (): void => {
@@ -578,7 +634,9 @@ async function unlock(session: Session): Promise<void> {
 
 async function shell(session: Session): Promise<number> {
   const { workspace, fob } = await session.unlock();
-  const agent = new WorkspaceAgent(workspace, { removed: fob === undefined ? [] : [fob.connection.removed] });
+  const removal = await session.removal(workspace, fob);
+  const agent = new WorkspaceAgent(workspace, { removed: removal.signals });
+  void agent.whenLocked().then(() => removal.stop());
   const opening = progress(session.io, 'opening');
   const view = PlaintextView.open(workspace, opening === undefined ? {} : { progress: opening });
   agent.addFlusher(() => view.close(progress(session.io, 'sealing')));

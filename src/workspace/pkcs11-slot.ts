@@ -117,11 +117,9 @@ export function pkcs11Opener(options: { readonly module: Pkcs11Module; readonly 
         });
         return [{ slotId: candidate.slotId, index: candidate.index, secret, evidence: evidence(context, part) }];
       }
-      throw new LatchkeyError(
-        'ERR_WORKSPACE_FOB_NOT_ENROLLED',
-        'no token enrolled in this workspace is present: insert it, or use a fob or a recovery code',
-        { kind: 'pkcs11' },
-      );
+      // No enrolled token is present: open nothing, so that another opener given with this one
+      // (a recovery code) can still unlock; alone, the unlock says which slots there are.
+      return [];
     },
   };
 }

@@ -31,8 +31,8 @@ const cost = { m: 256, t: 1, p: 1 };
 const code = generateRecoveryCode();
 const started: PipeFob[] = [];
 
-function plug(name: string): { fob: PipeFob; open: () => Promise<Ctap2Client> } {
-  const [node, ...rest] = pipeFobCommand('--state', join(root, `${name}.json`), '--touch-ms', '20');
+function plug(name: string, touchMs = 20): { fob: PipeFob; open: () => Promise<Ctap2Client> } {
+  const [node, ...rest] = pipeFobCommand('--state', join(root, `${name}.json`), '--touch-ms', String(touchMs));
   const fob = spawnPipeFob(node as string, rest);
   started.push(fob);
   return { fob, open: () => Ctap2Client.open(fob.connection) };
@@ -128,6 +128,16 @@ describe.runIf(need(builtVirtualFob()))('fob slots over the pipe', () => {
     expect(error.code).toBe('ERR_INVALID_ARGUMENT');
     expect(workspace.slots()).toHaveLength(3);
     workspace.lock();
+  }, 30_000);
+
+  it('the fob pulled while waiting for the touch is ERR_FOB_REMOVED, and nothing is unlocked', async () => {
+    const { fob, open } = plug('alice', 10_000);
+    const client = await open();
+    const pending = unlockWorkspace(folder, {
+      openers: [fobOpener({ client, pin: '2468', onTouch: () => setTimeout(() => void fob.kill(), 100) })],
+    });
+    const error = await rejection(pending);
+    expect(error.code).toBe('ERR_FOB_REMOVED');
   }, 30_000);
 
   it('fob pulled: the agent seals a change made just before, wipes and refuses within one second', async () => {

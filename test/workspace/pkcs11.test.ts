@@ -3,7 +3,8 @@
  * token can be pulled out: an EC (ECDH-ES) and an RSA (RSA-OAEP) slot unlock; a wrong PIN; the
  * token pulled locks the agent with a change made just before sealed.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +29,7 @@ import {
   pkcs11Components,
   type SoftHsm,
 } from '../hardware/pkcs11/softhsm.js';
-import { need } from '../helpers/components.js';
+import { need, repoRoot } from '../helpers/components.js';
 import { rejection } from '../helpers/errors.js';
 
 const PIN = '1234';
@@ -39,6 +40,7 @@ describe.runIf(need(...pkcs11Components()))('PKCS#11 slots on SoftHSM2', () => {
   let control: FaultControl;
   let module: Pkcs11Module;
   let serial: string;
+  let modulePath: string;
   const root = mkdtempSync(join(tmpdir(), 'latchkey-wsp11-'));
   const folder = join(root, 'ws');
   const code = generateRecoveryCode();
@@ -51,6 +53,7 @@ describe.runIf(need(...pkcs11Components()))('PKCS#11 slots on SoftHSM2', () => {
     tool('--keypairgen', '--key-type', 'rsa:2048', '--id', '02', '--label', 'rsa');
     const fault = buildFaultModule(hsm.dir);
     control = fault.control;
+    modulePath = fault.path;
     module = await openPkcs11Module(fault.path);
     const ws = await createWorkspace(folder, { slot: [kdfEnroller('recovery-code', code, cost)] });
     await ws.addSlot([pkcs11Enroller({ module, token: { label: 'ws-card' }, key: { id: '01' }, pin: PIN })], {
@@ -122,4 +125,53 @@ describe.runIf(need(...pkcs11Components()))('PKCS#11 slots on SoftHSM2', () => {
     expect(Buffer.from(again.workspace.read('draft.txt')).toString()).toBe('just before the card was pulled');
     again.workspace.lock();
   });
+
+  it('CLI: `enrol pkcs11` with a module path, then the agent on the token locks when it is pulled', async () => {
+    const env = { ...process.env, XDG_STATE_HOME: join(root, 'state'), XDG_RUNTIME_DIR: join(root, 'run') };
+    mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+    const bin = join(repoRoot, 'bin', 'latchkey.js');
+    const enrol = spawnSync(
+      process.execPath,
+      [
+        bin,
+        'workspace',
+        'enrol',
+        'pkcs11',
+        '--dir',
+        folder,
+        '--recovery-code-stdin',
+        '--pkcs11',
+        modulePath,
+        '--token',
+        'ws-card',
+        '--key-id',
+        '01',
+        '--pin-stdin',
+      ],
+      { env, input: `${code}\n${PIN}\n`, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(enrol.status, enrol.stderr).toBe(0);
+    expect(enrol.stdout).toMatch(/added slot/);
+    const agent = spawn(
+      process.execPath,
+      [bin, 'workspace', 'unlock', '--dir', folder, '--pkcs11', modulePath, '--pin-stdin'],
+      { env },
+    );
+    agent.stdin.end(`${PIN}\n`);
+    let err = '';
+    agent.stderr.setEncoding('utf8');
+    const exited = new Promise<number | null>((resolve) => agent.once('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      agent.stderr.on('data', (text: string) => {
+        err += text;
+        if (err.includes('unlocked;')) resolve();
+      });
+      agent.once('exit', () => reject(new Error(err)));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    control.unplug(serial);
+    expect(await exited).toBe(0);
+    expect(err).toMatch(/locked \(the token was removed\); key wiped \d+ ms after removal/);
+    control.plug(serial);
+  }, 60_000);
 });
