@@ -17,8 +17,8 @@
  *
  * @module latchkey/workspace
  */
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
 import { base64url, concatBytes, equalBytes, fromBase64url, hex, utf8, wipe } from '../core/bytes.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { LatchkeyError } from '../core/errors.js';
@@ -292,6 +292,7 @@ export async function createWorkspace(
         workspaceKey,
       ),
     };
+    const release = acquireWriterLock(folder);
     const workspace = new UnlockedWorkspace(
       folder,
       { id, createdAt: clock.now(), policy, slots: [slot], generation: 0 },
@@ -300,8 +301,14 @@ export async function createWorkspace(
       { ...DEFAULT_WORKSPACE_LIMITS, ...options.limits },
       clock,
       slotId,
+      release,
     );
-    workspace.writeHeader(new Map(), 0);
+    try {
+      workspace.writeHeader(new Map(), 0);
+    } catch (error) {
+      release();
+      throw error;
+    }
     return workspace;
   } catch (error) {
     wipe(workspaceKey);
@@ -400,6 +407,7 @@ export async function unlockWorkspace(
           );
         }
         const manifest = openManifest(keys, idBytes, header);
+        const release = acquireWriterLock(folder);
         const workspace = new UnlockedWorkspace(
           folder,
           {
@@ -414,8 +422,14 @@ export async function unlockWorkspace(
           { ...DEFAULT_WORKSPACE_LIMITS, ...options.limits },
           clock,
           slot.id,
+          release,
         );
-        workspace.collectGarbage();
+        try {
+          workspace.collectGarbage();
+        } catch (error) {
+          workspace.lock();
+          throw error;
+        }
         return { workspace, slotId: slot.id, decision };
       } catch (error) {
         keys.wipe();
@@ -439,6 +453,60 @@ export async function unlockWorkspace(
   } finally {
     for (const part of opened) wipe(part.secret);
   }
+}
+
+const WRITER_LOCK = 'writer.lock';
+const heldHere = new Set<string>();
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One writer at a time: an unlocked workspace holds `writer.lock` (its pid) until it is locked,
+ * so that a second process (say `enrol` while an agent runs) cannot overwrite the header the
+ * first one writes next. A lock left by a process that died (kill -9) is taken over.
+ */
+function acquireWriterLock(folder: string): () => void {
+  const path = join(folder, WRITER_LOCK);
+  const key = resolvePath(path);
+  if (heldHere.has(key)) {
+    throw new LatchkeyError('ERR_WORKSPACE_AGENT', 'the workspace is already open in this process: lock it first', {});
+  }
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      heldHere.add(key);
+      return () => {
+        heldHere.delete(key);
+        rmSync(path, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new LatchkeyError('ERR_STORE_IO', 'could not take the workspace writer lock', {}, { cause: error });
+      }
+    }
+    let pid = Number.NaN;
+    try {
+      pid = Number(readFileSync(path, 'utf8').trim());
+    } catch {
+      // removed meanwhile: try again
+    }
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      throw new LatchkeyError(
+        'ERR_WORKSPACE_AGENT',
+        `the workspace is open in process ${pid} (an agent or a shell): lock it there first`,
+        { pid },
+      );
+    }
+    rmSync(path, { force: true });
+  }
+  throw new LatchkeyError('ERR_WORKSPACE_AGENT', 'could not take the workspace writer lock', {});
 }
 
 function manifestAad(idBytes: Uint8Array, generation: number): Uint8Array {
@@ -501,6 +569,7 @@ export class UnlockedWorkspace {
     private readonly clock: Clock,
     /** The slot that opened this workspace. */
     readonly openedBy: string,
+    private readonly releaseWriterLock: () => void = () => undefined,
   ) {
     this.idBytes = fromBase64url(state.id, 'id');
   }
@@ -612,7 +681,7 @@ export class UnlockedWorkspace {
         });
       }
       const old = next.get(name);
-      if (old !== undefined) obsolete.push(this.entryFileId(name, old.generation));
+      if (old !== undefined && old.generation !== generation) obsolete.push(this.entryFileId(name, old.generation));
       const fileId = this.entryFileId(name, generation);
       const entryKind = kind ?? 'file';
       const tag = this.writeEntry(fileId, generation, entryKind, data);
@@ -860,5 +929,6 @@ export class UnlockedWorkspace {
     this.locked = true;
     this.keys.wipe();
     this.manifest = new Map();
+    this.releaseWriterLock();
   }
 }

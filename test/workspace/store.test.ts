@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
+  existsSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -66,7 +68,8 @@ describe('workspace store', () => {
   });
 
   it('recovery codes are typed leniently (case, dashes, look-alikes)', async () => {
-    const { code } = await fresh();
+    const { code, ws } = await fresh();
+    ws.lock();
     const typed = code.toLowerCase().replaceAll('-', ' ').replaceAll('0', 'o');
     const { workspace } = await unlockWorkspace(folder, { openers: [kdfOpener('recovery-code', typed)] });
     expect(workspace.list()).toEqual([]);
@@ -163,6 +166,23 @@ describe('workspace store', () => {
     const removed = await rejection(unlockWorkspace(folder, { openers: [kdfOpener('recovery-code', code)] }));
     expect(removed.code).toBe('ERR_WORKSPACE_SECRET_INVALID');
     expect(inspectWorkspace(folder).slots).toHaveLength(1);
+  });
+
+  it('one writer at a time: a second opener is refused while the first holds it; a dead holder is taken over', async () => {
+    const { code, ws } = await fresh();
+    const open = () => unlockWorkspace(folder, { openers: [kdfOpener('recovery-code', code)] });
+    expect((await rejection(open())).code).toBe('ERR_WORKSPACE_AGENT');
+    ws.lock();
+    writeFileSync(join(folder, 'writer.lock'), `${process.ppid}\n`); // a live process
+    const held = await rejection(open());
+    expect(held.code).toBe('ERR_WORKSPACE_AGENT');
+    expect(held.message).toContain(String(process.ppid));
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    writeFileSync(join(folder, 'writer.lock'), `${dead}\n`);
+    const { workspace } = await open();
+    expect(readFileSync(join(folder, 'writer.lock'), 'utf8')).toBe(`${process.pid}\n`);
+    workspace.lock();
+    expect(existsSync(join(folder, 'writer.lock'))).toBe(false);
   });
 
   it('creating over an existing workspace is refused', async () => {
