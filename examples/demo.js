@@ -6,6 +6,7 @@ import { run as fobLogin } from './fob-login.js';
 import { run as gateDuress } from './gate-duress.js';
 import { run as stepUp } from './step-up.js';
 import { run as storeBasics } from './store-basics.js';
+import { run as workspace } from './workspace.js';
 
 /**
  * @typedef {{ title: string, run?: (say: (line: string) => void) => Promise<void>, pending?: string }} Story
@@ -22,7 +23,7 @@ const stories = [
     title: '1. App login with step-up, end to end (a passkey in the browser, sessions as credentials)',
     pending: 'issues #6, #9',
   },
-  { title: '2. A fob unlocks a workspace; pulling it locks', pending: 'issue #10' },
+  { title: '2. A fob unlocks a workspace; pulling it locks', run: workspace },
   {
     title:
       '3. "Hon, take my card to the corner store" on SQLite (a narrowed credential, Bob proves himself with his fob)',

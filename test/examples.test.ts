@@ -14,5 +14,7 @@ describe.runIf(need(builtPackage()))('examples (the demo that `npm run demo` run
     expect(result.stdout).toContain('two racing takes of one challenge: 1 succeeded');
     expect(result.stdout).toContain('presented three times: true, false, false');
     expect(result.stdout).toContain('Alice sees [login], the operator sees [login,duress]');
+    expect(result.stdout).toContain('pulled the fob: sealed the draft, key wiped within 1 s: true');
+    expect(result.stdout).toContain('reads after removal: ERR_WORKSPACE_LOCKED');
   });
 });

@@ -13,6 +13,8 @@ commands:
   store check <file>                      run SQLite's integrity check on a store
   audit <file> --subject <id> [--operator] [--limit <n>]
                                           print a subject's audit entries as JSON lines
+  workspace init|enrol|unlock|lock|status|put|get|ls|rm|shell|remove-slot ...
+                                          an encrypted workspace opened by a fob (\`workspace help\`)
   virtual-fob --pipe [--state FILE] [--touch-ms N] [--deny-touch]
                                           a virtual CTAP 2.1 fob speaking CTAPHID on stdin/stdout
   version                                 print the version
@@ -103,6 +105,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       case 'audit':
         await audit(rest, io);
         return 0;
+      case 'workspace': {
+        const { workspaceCommand } = await import('../workspace/cli.js');
+        return await workspaceCommand(rest, io);
+      }
       case 'virtual-fob': {
         const { virtualFobCommand } = await import('./virtual-fob.js');
         return await virtualFobCommand(rest);

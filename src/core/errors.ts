@@ -128,6 +128,27 @@ export const ERROR_CODES = [
   // pkcs11 factor (latchkey/pkcs11)
   'ERR_PKCS11_CREDENTIAL_UNKNOWN',
   'ERR_PKCS11_SIGNATURE_INVALID',
+  // workspace (latchkey/workspace): encrypted workspace, key slots, unlock agent. One contiguous
+  // block; tampering is reported per kind so a person knows what happened to their files
+  'ERR_WORKSPACE_NOT_FOUND',
+  'ERR_WORKSPACE_EXISTS',
+  'ERR_WORKSPACE_FORMAT',
+  'ERR_WORKSPACE_VERSION',
+  'ERR_WORKSPACE_TAMPERED',
+  'ERR_WORKSPACE_ENTRY_MISSING',
+  'ERR_WORKSPACE_ENTRY_SWAPPED',
+  'ERR_WORKSPACE_ENTRY_ROLLED_BACK',
+  'ERR_WORKSPACE_ENTRY_TRUNCATED',
+  'ERR_WORKSPACE_ROLLED_BACK',
+  'ERR_WORKSPACE_ENTRY_NOT_FOUND',
+  'ERR_WORKSPACE_LOCKED',
+  'ERR_WORKSPACE_UNLOCK_DENIED',
+  'ERR_WORKSPACE_SLOT_NOT_ALLOWED',
+  'ERR_WORKSPACE_SLOT_UNKNOWN',
+  'ERR_WORKSPACE_LAST_SLOT',
+  'ERR_WORKSPACE_SECRET_INVALID',
+  'ERR_WORKSPACE_FOB_NOT_ENROLLED',
+  'ERR_WORKSPACE_AGENT',
   // anything latchkey did not expect; always a bug worth reporting
   'ERR_INTERNAL',
 ] as const;

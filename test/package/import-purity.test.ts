@@ -35,6 +35,14 @@ describe.runIf(need(builtPackage()))('the package root is pure TypeScript', () =
     expect(out.dlopened).toEqual([]);
   });
 
+  it('`latchkey/workspace` is pure too (argon2, node-hid and pkcs11js load only when used)', () => {
+    const out = runGuarded(`
+      await import('latchkey/workspace');
+      console.log(JSON.stringify({ dlopened: globalThis.__latchkeyDlopened }));
+    `);
+    expect(out.dlopened).toEqual([]);
+  });
+
   it('the guard works: opening a SQLite store without better-sqlite3 gives ERR_MISSING_DEPENDENCY naming it', () => {
     const out = runGuarded(`
       const { openSqliteStore } = await import('latchkey/store/sqlite');
