@@ -910,7 +910,8 @@ class Engine implements CompiledPolicy {
    * an assurance-level leaf's options are computed from the evidence presented, not from the
    * other items of the same option, so "a password" may be redundant next to "a passkey with
    * user verification". Each multi-item option is re-checked by deciding with the weakest
-   * evidence its items describe (every variant); this runs only on a deny with such options.
+   * evidence its items describe (every variant); this runs only on a deny with such options,
+   * and only for options of 2 to 8 items (the variants multiply; see {@link Decision.stepUp}).
    */
   private prune(
     candidates: readonly Candidate[],

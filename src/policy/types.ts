@@ -157,7 +157,10 @@ export interface StepUpOption {
  * (deny), or null for the default deny. `determining` lists every rule that determined the
  * outcome, as Cedar's `diagnostics.reason` does. `stepUp` holds the inclusion-minimal sets of
  * additional evidence that would allow, fewest items first, then in policy order; it is empty
- * when the request is allowed or when no evidence could help.
+ * when the request is allowed or when no evidence could help. Every option allows once presented;
+ * options of more than 8 items (only from very large requirements) are not checked item by item
+ * for redundancy (that check decides every combination of the items' weakest forms), so one of
+ * their items may be superfluous.
  */
 export interface Decision {
   readonly allow: boolean;

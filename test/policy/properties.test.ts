@@ -414,7 +414,8 @@ describe('policy properties', () => {
             expect(after.allow, `${JSON.stringify(option)} then ${JSON.stringify(after.reasons)}`).toBe(true);
             expect(after.determining).toContain(option.rule);
           }
-          if (option.evidence.length < 2) continue;
+          // minimality is promised for options of up to 8 items (see Decision.stepUp)
+          if (option.evidence.length < 2 || option.evidence.length > 8) continue;
           for (let drop = 0; drop < option.evidence.length; drop++) {
             const fewer = { ...option, evidence: option.evidence.filter((_, i) => i !== drop) };
             // superfluous: some one permit allows every presentation of the option without it
@@ -428,7 +429,7 @@ describe('policy properties', () => {
           }
         }
       }),
-      { numRuns: RUNS * 2 },
+      { numRuns: RUNS * 2, ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}) },
     );
     expect(checked).toBeGreaterThan(50);
   });
