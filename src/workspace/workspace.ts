@@ -437,11 +437,19 @@ export async function unlockWorkspace(
       }
     }
     if (tried > 0) {
-      const kinds = [...new Set(opened.map((o) => candidates.find((c) => c.slotId === o.slotId)?.part.kind))];
+      const names: Record<PartKind, string> = {
+        'recovery-code': 'recovery code',
+        password: 'password',
+        fob: 'fob',
+        pkcs11: 'token',
+      };
+      const kinds = [
+        ...new Set(opened.map((o) => candidates.find((c) => c.slotId === o.slotId && c.index === o.index)?.part.kind)),
+      ].filter((kind): kind is PartKind => kind !== undefined);
       throw new LatchkeyError(
         'ERR_WORKSPACE_SECRET_INVALID',
-        `wrong ${kinds.includes('password') ? 'recovery code or password' : 'secret'}: no slot opened`,
-        { tried },
+        `wrong ${kinds.map((kind) => names[kind]).join(' or ')}: no slot opened`,
+        { tried, kinds },
       );
     }
     const needs = header.slots.map((s) => s.parts.map((p) => p.kind).join(' + '));
