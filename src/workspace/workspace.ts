@@ -27,7 +27,7 @@ import { randomBytes, randomId } from '../core/random.js';
 import type { Evidence } from '../core/types.js';
 import { compilePolicy } from '../policy/compile.js';
 import type { Decision, Policy } from '../policy/types.js';
-import { removeFileDurably, removeStrayTemporaries, writeFileAtomic } from './atomic.js';
+import { removeFile, removeStrayTemporaries, writeFileAtomic } from './atomic.js';
 import {
   DEFAULT_FORMAT_LIMITS,
   ENTRIES_FOLDER,
@@ -649,7 +649,7 @@ export class UnlockedWorkspace {
     let removed = 0;
     for (const name of readdirSync(folder)) {
       if (/^[0-9a-f]{64}$/.test(name) && !live.has(name)) {
-        removeFileDurably(join(folder, name));
+        removeFile(join(folder, name));
         removed++;
       }
     }
@@ -706,7 +706,7 @@ export class UnlockedWorkspace {
     this.writeHeader(next, generation);
     this.manifest = next;
     this.state.generation = generation;
-    for (const fileId of obsolete) removeFileDurably(this.entryPath(fileId));
+    for (const fileId of obsolete) removeFile(this.entryPath(fileId));
     return generation;
   }
 
