@@ -62,15 +62,18 @@ export function writeFileAtomic(path: string, parts: readonly Uint8Array[]): voi
   fsyncFolder(folder);
 }
 
-/** Remove a file durably; a missing file is fine. */
-export function removeFileDurably(path: string): void {
+/**
+ * Remove a file; a missing file is fine. Not synced: used only for files nothing refers to any
+ * more (an entry's previous version after the header committed), which the next unlock removes
+ * anyway if a crash brings them back.
+ */
+export function removeFile(path: string): void {
   try {
     unlinkSync(path);
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw ioError('remove', path, cause);
   }
-  fsyncFolder(dirname(path));
 }
 
 /** Remove temporaries a crash left behind in `folder`; returns how many. */

@@ -291,14 +291,9 @@ class Session {
     }
     if (this.values.fob !== undefined) {
       fob = await this.fob(this.values.fob, this.values['fob-state']);
-      const pin = await this.fobPin(fob.client);
-      openers.push(
-        fobOpener({
-          client: fob.client,
-          ...(pin === undefined ? {} : { pin }),
-          onTouch: () => this.touch.start(),
-        }),
-      );
+      const client = fob.client;
+      // asked only once the fob is known to be enrolled with its PIN
+      openers.push(fobOpener({ client, pin: () => this.fobPin(client), onTouch: () => this.touch.start() }));
     }
     if (openers.length === 0) {
       throw usage('how to unlock? give `--fob virtual|hid`, `--pkcs11 MODULE` or `--recovery-code-stdin`');

@@ -26,8 +26,12 @@ export const WORKSPACE_RP_ID = 'latchkey-workspace';
 /** Options of {@link fobEnroller} and {@link fobOpener}. */
 export interface FobSlotOptions {
   readonly client: Ctap2Client;
-  /** The fob's PIN. Required when the fob has one at enrolment, and for slots enrolled with it. */
-  readonly pin?: string;
+  /**
+   * The fob's PIN, or a function asked for it only when it is needed (after the fob was
+   * identified, so a person is not asked for the PIN of a fob that cannot open the workspace).
+   * Required when the fob has one at enrolment, and for slots enrolled with it.
+   */
+  readonly pin?: string | (() => Promise<string | undefined>);
   /** Called just before the fob waits for a touch (show "touch your key"). */
   readonly onTouch?: () => void;
   /** Called with each CTAPHID keepalive status while waiting. */
@@ -60,15 +64,20 @@ async function token(client: Ctap2Client, pin: string | undefined, rpId: string)
   return pin === undefined ? undefined : client.getPinUvAuthToken(pin, { rpId });
 }
 
+async function resolvePin(options: FobSlotOptions): Promise<string | undefined> {
+  return typeof options.pin === 'function' ? options.pin() : options.pin;
+}
+
 async function hmacSecret(
   options: FobSlotOptions,
+  pin: string | undefined,
   rpId: string,
   credentialId: Uint8Array,
   salt: Uint8Array,
   uv: boolean,
   signal: AbortSignal | undefined,
 ): Promise<{ secret: Uint8Array; userVerified: boolean; userPresent: boolean }> {
-  const pinToken = await token(options.client, uv ? options.pin : undefined, rpId);
+  const pinToken = await token(options.client, uv ? pin : undefined, rpId);
   try {
     options.onTouch?.();
     const assertion = await options.client.getAssertion({
@@ -110,7 +119,8 @@ export function fobEnroller(options: FobSlotOptions & { readonly rpId?: string }
     async enrol(context) {
       const { client } = options;
       const pinSet = client.info.options.clientPin === true;
-      if (pinSet && options.pin === undefined) {
+      const pin = pinSet ? await resolvePin(options) : undefined;
+      if (pinSet && pin === undefined) {
         throw new LatchkeyError('ERR_CTAP2_PIN_REQUIRED', 'the fob has a PIN: enter it to enrol the fob', {
           statusName: 'CTAP2_ERR_PUAT_REQUIRED',
         });
@@ -121,7 +131,7 @@ export function fobEnroller(options: FobSlotOptions & { readonly rpId?: string }
         });
       }
       const uv = pinSet;
-      const pinToken = await token(client, uv ? options.pin : undefined, rpId);
+      const pinToken = await token(client, uv ? pin : undefined, rpId);
       let credentialId: Uint8Array;
       try {
         options.onTouch?.();
@@ -157,7 +167,7 @@ export function fobEnroller(options: FobSlotOptions & { readonly rpId?: string }
         pinToken?.wipe();
       }
       const salt = randomBytes(32);
-      const result = await hmacSecret(options, rpId, credentialId, salt, uv, context.signal);
+      const result = await hmacSecret(options, pin, rpId, credentialId, salt, uv, context.signal);
       const part: FobPart = { kind: 'fob', rpId, credentialId: base64url(credentialId), salt: base64url(salt), uv };
       return {
         part,
@@ -222,13 +232,15 @@ export function fobOpener(options: FobSlotOptions): PartOpener {
       }
       const candidate = fobs[index] as (typeof fobs)[number];
       const { part } = candidate;
-      if (part.uv && options.pin === undefined) {
+      const pin = part.uv ? await resolvePin(options) : undefined;
+      if (part.uv && pin === undefined) {
         throw new LatchkeyError('ERR_CTAP2_PIN_REQUIRED', 'this fob was enrolled with its PIN: enter it', {
           statusName: 'CTAP2_ERR_PUAT_REQUIRED',
         });
       }
       const result = await hmacSecret(
         options,
+        pin,
         part.rpId,
         fromBase64url(part.credentialId, 'credentialId'),
         fromBase64url(part.salt, 'salt'),

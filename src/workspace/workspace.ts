@@ -27,7 +27,7 @@ import { randomBytes, randomId } from '../core/random.js';
 import type { Evidence } from '../core/types.js';
 import { compilePolicy } from '../policy/compile.js';
 import type { Decision, Policy } from '../policy/types.js';
-import { removeFileDurably, removeStrayTemporaries, writeFileAtomic } from './atomic.js';
+import { removeFile, removeStrayTemporaries, writeFileAtomic } from './atomic.js';
 import {
   DEFAULT_FORMAT_LIMITS,
   ENTRIES_FOLDER,
@@ -437,11 +437,19 @@ export async function unlockWorkspace(
       }
     }
     if (tried > 0) {
-      const kinds = [...new Set(opened.map((o) => candidates.find((c) => c.slotId === o.slotId)?.part.kind))];
+      const names: Record<PartKind, string> = {
+        'recovery-code': 'recovery code',
+        password: 'password',
+        fob: 'fob',
+        pkcs11: 'token',
+      };
+      const kinds = [
+        ...new Set(opened.map((o) => candidates.find((c) => c.slotId === o.slotId && c.index === o.index)?.part.kind)),
+      ].filter((kind): kind is PartKind => kind !== undefined);
       throw new LatchkeyError(
         'ERR_WORKSPACE_SECRET_INVALID',
-        `wrong ${kinds.includes('password') ? 'recovery code or password' : 'secret'}: no slot opened`,
-        { tried },
+        `wrong ${kinds.map((kind) => names[kind]).join(' or ')}: no slot opened`,
+        { tried, kinds },
       );
     }
     const needs = header.slots.map((s) => s.parts.map((p) => p.kind).join(' + '));
@@ -641,7 +649,7 @@ export class UnlockedWorkspace {
     let removed = 0;
     for (const name of readdirSync(folder)) {
       if (/^[0-9a-f]{64}$/.test(name) && !live.has(name)) {
-        removeFileDurably(join(folder, name));
+        removeFile(join(folder, name));
         removed++;
       }
     }
@@ -698,7 +706,7 @@ export class UnlockedWorkspace {
     this.writeHeader(next, generation);
     this.manifest = next;
     this.state.generation = generation;
-    for (const fileId of obsolete) removeFileDurably(this.entryPath(fileId));
+    for (const fileId of obsolete) removeFile(this.entryPath(fileId));
     return generation;
   }
 

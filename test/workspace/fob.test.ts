@@ -107,17 +107,28 @@ describe.runIf(need(builtVirtualFob()))('fob slots over the pipe', () => {
     });
   }, 30_000);
 
-  it('a fob that was never enrolled is identified without a touch and refused', async () => {
+  it('a fob that was never enrolled is identified without a touch or a PIN and refused', async () => {
     const touches: number[] = [];
+    const asked: number[] = [];
     const error = await withFob('stranger', (client) =>
       rejection(
         unlockWorkspace(folder, {
-          openers: [fobOpener({ client, pin: '2468', onTouch: () => touches.push(1) })],
+          openers: [
+            fobOpener({
+              client,
+              pin: async () => {
+                asked.push(1);
+                return '2468';
+              },
+              onTouch: () => touches.push(1),
+            }),
+          ],
         }),
       ),
     );
     expect(error.code).toBe('ERR_WORKSPACE_FOB_NOT_ENROLLED');
     expect(touches).toEqual([]);
+    expect(asked).toEqual([]);
   });
 
   it('the same fob cannot be enrolled twice', async () => {
