@@ -22,11 +22,10 @@ import { equalBytes } from '../core/bytes.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { isLatchkeyError, LatchkeyError } from '../core/errors.js';
 import { randomBytes } from '../core/random.js';
+import { foldRecoveryCode, newRecoveryCode } from '../core/recovery-code.js';
 import type { Evidence } from '../core/types.js';
 import type { AuthenticatorRecord, Store } from '../store/types.js';
 
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-const CODE_LENGTH = 24;
 const FACTOR = 'recovery-code';
 
 export interface RecoveryCodeOptions {
@@ -46,37 +45,8 @@ export interface RecoveryCodeSet {
   readonly record: AuthenticatorRecord;
 }
 
-function encode(bytes: Uint8Array): string {
-  let out = '';
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += ALPHABET[(buffer >> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    buffer &= (1 << bits) - 1;
-  }
-  return out;
-}
-
-/** A code as typed: case, spaces and dashes ignored, and the Crockford look-alikes folded. */
-function normalise(input: string): string | null {
-  if (typeof input !== 'string' || input.length > 64) return null;
-  const folded = input.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
-  if (folded.length !== CODE_LENGTH) return null;
-  for (const c of folded) if (!ALPHABET.includes(c)) return null;
-  return folded;
-}
-
 function digest(salt: Uint8Array, code: string): string {
   return createHmac('sha256', salt).update(code).digest('base64url');
-}
-
-function group(code: string): string {
-  return code.match(/.{4}/g)?.join('-') ?? code;
 }
 
 /**
@@ -107,7 +77,7 @@ export class RecoveryCodes {
   async generate(accountId: string, options: { readonly duress?: boolean } = {}): Promise<RecoveryCodeSet> {
     const salt = randomBytes(32);
     const codes: string[] = [];
-    for (let i = 0; i < this.#count; i++) codes.push(encode(randomBytes(15)));
+    for (let i = 0; i < this.#count; i++) codes.push(newRecoveryCode());
     for (const old of await this.#store.authenticators.listByAccount(accountId, FACTOR)) {
       if (old.duress === (options.duress === true)) await this.#store.authenticators.remove(old.id);
     }
@@ -118,11 +88,11 @@ export class RecoveryCodes {
       duress: options.duress === true,
       data: {
         salt: Buffer.from(salt).toString('base64url'),
-        hashes: codes.map((code) => digest(salt, code)),
+        hashes: codes.map((code) => digest(salt, foldRecoveryCode(code) as string)),
         used: codes.map(() => false),
       },
     });
-    return { codes: codes.map(group), record };
+    return { codes, record };
   }
 
   /** How many unused codes the account has left (for a "generate new codes" nudge). */
@@ -150,7 +120,7 @@ export class RecoveryCodes {
         retryAt: state.resetAt,
       });
     }
-    const typed = normalise(code);
+    const typed = foldRecoveryCode(code);
     for (let attempt = 0; attempt < 3 && typed !== null; attempt++) {
       const records = await this.#store.authenticators.listByAccount(accountId, FACTOR);
       let match: { record: AuthenticatorRecord; index: number } | null = null;

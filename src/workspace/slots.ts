@@ -14,6 +14,7 @@ import { base64url, concatBytes, fromBase64url, utf8, wipe } from '../core/bytes
 import type { Clock } from '../core/clock.js';
 import { LatchkeyError } from '../core/errors.js';
 import { randomBytes } from '../core/random.js';
+import { foldRecoveryCode, newRecoveryCode } from '../core/recovery-code.js';
 import type { Evidence } from '../core/types.js';
 import { nodeRsArgon2 } from '../factors/password/argon2-backend.js';
 import { normalisePassword } from '../factors/password/normalise.js';
@@ -129,34 +130,14 @@ export interface KdfCost {
  */
 export const DEFAULT_KDF_COST: KdfCost = Object.freeze({ m: 65536, t: 3, p: 1 });
 
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-const CODE_LENGTH = 24;
-
 /** A new recovery code: 120 bits from the CSPRNG as 24 Crockford base32 characters in groups of four. */
 export function generateRecoveryCode(): string {
-  const bytes = randomBytes(15);
-  let out = '';
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += ALPHABET[(buffer >> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    buffer &= (1 << bits) - 1;
-  }
-  wipe(bytes);
-  return out.match(/.{4}/g)?.join('-') ?? out;
+  return newRecoveryCode();
 }
 
 function normaliseRecoveryCode(input: string): Uint8Array {
-  const folded =
-    typeof input === 'string' && input.length <= 64
-      ? input.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1')
-      : '';
-  if (folded.length !== CODE_LENGTH || [...folded].some((c) => !ALPHABET.includes(c))) {
+  const folded = foldRecoveryCode(input);
+  if (folded === null) {
     throw new LatchkeyError(
       'ERR_WORKSPACE_SECRET_INVALID',
       'that is not a recovery code: expect 24 letters and digits',
