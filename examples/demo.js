@@ -4,6 +4,7 @@
 import { run as cornerStore } from './corner-store.js';
 import { run as fobLogin } from './fob-login.js';
 import { run as gateDuress } from './gate-duress.js';
+import { run as passkeyLogin } from './passkey-login.js';
 import { run as stepUp } from './step-up.js';
 import { run as storeBasics } from './store-basics.js';
 import { run as workspace } from './workspace.js';
@@ -20,8 +21,8 @@ const stories = [
     run: stepUp,
   },
   {
-    title: '1. App login with step-up, end to end (a passkey in the browser, sessions as credentials)',
-    pending: 'issues #6, #9',
+    title: '1. App login with step-up on SQLite (a passkey with a fingerprint, then the fob for $250)',
+    run: passkeyLogin,
   },
   { title: '2. A fob unlocks a workspace; pulling it locks', run: workspace },
   {

@@ -16,5 +16,8 @@ describe.runIf(need(builtPackage()))('examples (the demo that `npm run demo` run
     expect(result.stdout).toContain('Alice sees [login], the operator sees [login,duress]');
     expect(result.stdout).toContain('pulled the fob: sealed the draft, key wiped within 1 s: true');
     expect(result.stdout).toContain('reads after removal: ERR_WORKSPACE_LOCKED');
+    expect(result.stdout).toContain('move $250: denied — needs a fob; you presented a synced passkey');
+    expect(result.stdout).toContain('one touch of the fob steps up: move $250 allowed');
+    expect(result.stdout).not.toContain('not built yet');
   });
 });

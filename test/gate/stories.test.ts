@@ -16,8 +16,8 @@ import { VirtualFob } from '../../src/hardware/virtual-fob.js';
 import type { Policy } from '../../src/policy/types.js';
 import { createMemoryStore } from '../../src/store/memory.js';
 import { FakeClock } from '../../src/testing/clock.js';
+import { SoftAuthenticator } from '../../src/testing/soft-authenticator.js';
 import { NOW, seeded, vector } from '../factors/webauthn/recorded.js';
-import { SoftAuthenticator } from '../factors/webauthn/soft-authenticator.js';
 import { rejection } from '../helpers/errors.js';
 
 /** "fob AND (password OR biometric) to move more than $100"; closing the account is sensitive. */

@@ -9,10 +9,10 @@ import type { AttestationOptions } from '../../../src/factors/webauthn/attestati
 import { WebAuthnFactor } from '../../../src/factors/webauthn/factor.js';
 import { assuranceLevel } from '../../../src/policy/aal.js';
 import { createMemoryStore } from '../../../src/store/memory.js';
+import { SoftAuthenticator } from '../../../src/testing/soft-authenticator.js';
 import { rejection } from '../../helpers/errors.js';
 import { certificate, pem } from './certificates.js';
 import { ORIGIN, RP_ID, START, world } from './setup.js';
-import { SoftAuthenticator } from './soft-authenticator.js';
 
 const AAGUID = new Uint8Array(Buffer.from('2fc0579f811347eab116bb5a8db9202a', 'hex'));
 const AAGUID_TEXT = '2fc0579f-8113-47ea-b116-bb5a8db9202a';

@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { assuranceLevel } from '../../../src/policy/aal.js';
+import { SoftAuthenticator } from '../../../src/testing/soft-authenticator.js';
 import { rejection } from '../../helpers/errors.js';
 import { ORIGIN, RP_ID, register, START, world } from './setup.js';
-import { SoftAuthenticator } from './soft-authenticator.js';
 
 describe('WebAuthn registration', () => {
   it('stores a passkey record: lookup key = credential id, public key, counter, transports, AAGUID, flags, times', async () => {

@@ -11,9 +11,9 @@ import { createGate, type GateFactor } from '../../../src/gate/index.js';
 import type { Policy } from '../../../src/policy/types.js';
 import type { Store } from '../../../src/store/types.js';
 import type { FakeClock } from '../../../src/testing/clock.js';
+import { SoftAuthenticator } from '../../../src/testing/soft-authenticator.js';
 import { rejection } from '../../helpers/errors.js';
 import { ORIGIN, register, world } from './setup.js';
-import { SoftAuthenticator } from './soft-authenticator.js';
 
 const POLICY: Policy = {
   rules: [

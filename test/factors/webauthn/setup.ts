@@ -3,7 +3,7 @@ import { WebAuthnFactor, type WebAuthnFactorOptions } from '../../../src/factors
 import { createMemoryStore } from '../../../src/store/memory.js';
 import type { Store } from '../../../src/store/types.js';
 import { FakeClock } from '../../../src/testing/clock.js';
-import { SoftAuthenticator } from './soft-authenticator.js';
+import { SoftAuthenticator } from '../../../src/testing/soft-authenticator.js';
 
 export const RP_ID = 'example.com';
 export const ORIGIN = 'https://example.com';

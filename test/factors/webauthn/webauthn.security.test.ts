@@ -6,9 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { WebAuthnFactor } from '../../../src/factors/webauthn/factor.js';
 import { createMemoryStore } from '../../../src/store/memory.js';
+import { SoftAuthenticator } from '../../../src/testing/soft-authenticator.js';
 import { rejection } from '../../helpers/errors.js';
 import { ORIGIN, RP_ID, register, world } from './setup.js';
-import { SoftAuthenticator } from './soft-authenticator.js';
 
 describe('attacks on sign-in', () => {
   it('UV downgrade: the client edits userVerification to `discouraged`; the server policy still requires UV', async () => {

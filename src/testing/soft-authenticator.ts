@@ -1,18 +1,30 @@
 /**
- * A software WebAuthn client and authenticator in one, built on node:crypto (ES256), for fast
- * tests of the factor without a browser: it answers the options the factor issues with the JSON a
- * browser would send, and lets a test set every flag, the counter, the origin and the
- * attestation. The browser suite (webauthn.browser.test.ts) proves the same flows against
- * Chromium's own authenticator; this one reaches the corners a browser will not produce.
+ * A software WebAuthn client and authenticator in one, built on node:crypto (ES256), for tests
+ * and demos of apps without a browser: it answers the options `WebAuthnFactor` issues with the
+ * JSON a browser would send (real P-256 signatures), and lets a test set every flag, the counter,
+ * the origin and the attestation. latchkey's own browser suite proves the same flows against
+ * Chromium's authenticator; this one also reaches the corners a browser will not produce. Never
+ * use it as a real authenticator: its keys live in process memory.
+ *
+ * @example
+ * ```ts
+ * import { SoftAuthenticator } from 'latchkey/testing';
+ * const phone = new SoftAuthenticator({ backupEligible: true, backedUp: true, counterStep: 0 });
+ * const creation = await webauthn.startRegistration({ accountId });
+ * await webauthn.finishRegistration({ challengeId: creation.challengeId, response: phone.create(creation.options, { origin }) });
+ * ```
+ *
+ * @module latchkey/testing
  */
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { LatchkeyError } from '../core/errors.js';
 import type {
   AuthenticationResponseJSON,
   CreationOptionsJSON,
   RegistrationResponseJSON,
   RequestOptionsJSON,
-} from '../../../src/factors/webauthn/wire.js';
-import { encodeCbor } from '../../../src/hardware/cbor.js';
+} from '../factors/webauthn/wire.js';
+import { encodeCbor } from '../hardware/cbor.js';
 
 const b64u = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
 const sha256 = (bytes: Uint8Array) => new Uint8Array(createHash('sha256').update(bytes).digest());
@@ -96,7 +108,8 @@ export class SoftAuthenticator {
   create(options: CreationOptionsJSON, c: Ceremony & { readonly reuse?: string }): RegistrationResponseJSON {
     const rpId = c.rpId ?? options.rp.id ?? new URL(c.origin).hostname;
     const excluded = (options.excludeCredentials ?? []).some((d) => this.credentials.has(d.id));
-    if (excluded) throw new Error('InvalidStateError: the authenticator is already registered');
+    if (excluded)
+      throw new LatchkeyError('ERR_WEBAUTHN_CLIENT', 'InvalidStateError: the authenticator is already registered');
     // `reuse` registers an existing key pair and id again, as a broken or cloned authenticator might.
     const reused = c.reuse === undefined ? undefined : this.credentials.get(c.reuse);
     const { privateKey, publicKey } = reused ?? generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -181,7 +194,8 @@ export class SoftAuthenticator {
       c.credentialId ??
       (allowed.length > 0 ? allowed.find((a) => this.credentials.has(a)) : [...this.credentials.keys()][0]);
     const credential = id === undefined ? undefined : this.credentials.get(id);
-    if (credential === undefined || id === undefined) throw new Error('NotAllowedError: no credential');
+    if (credential === undefined || id === undefined)
+      throw new LatchkeyError('ERR_WEBAUTHN_CLIENT', 'NotAllowedError: no credential');
     credential.counter += this.counterStep;
     const counter = Buffer.alloc(4);
     counter.writeUInt32BE(credential.counter >>> 0);
