@@ -151,5 +151,13 @@ export function tokenRemovalSignal(
       }
     },
   });
+  // The watcher reports a detach only for a token it saw: one pulled before its first listing
+  // would never be reported, so that listing must find it, or it is already gone.
+  void watcher.poll().then(() => {
+    if (!controller.signal.aborted && !watcher.present().some((token) => token.serial === serial)) {
+      controller.abort(new LatchkeyError('ERR_PKCS11_DEVICE_REMOVED', 'the token was removed', { serial }));
+      watcher.stop();
+    }
+  });
   return { signal: controller.signal, stop: () => watcher.stop() };
 }

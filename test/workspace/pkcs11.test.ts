@@ -126,6 +126,19 @@ describe.runIf(need(...pkcs11Components()))('PKCS#11 slots on SoftHSM2', () => {
     again.workspace.lock();
   });
 
+  it('a token pulled before the removal watcher first lists it still counts as removed', async () => {
+    const removal = tokenRemovalSignal(module, serial);
+    control.unplug(serial);
+    const aborted = await new Promise<boolean>((resolve) => {
+      if (removal.signal.aborted) resolve(true);
+      removal.signal.addEventListener('abort', () => resolve(true), { once: true });
+      setTimeout(() => resolve(false), 1000).unref();
+    });
+    removal.stop();
+    control.plug(serial);
+    expect(aborted).toBe(true);
+  });
+
   it('CLI: `enrol pkcs11` with a module path, then the agent on the token locks when it is pulled', async () => {
     const env = { ...process.env, XDG_STATE_HOME: join(root, 'state'), XDG_RUNTIME_DIR: join(root, 'run') };
     mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
