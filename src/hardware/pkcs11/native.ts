@@ -198,7 +198,13 @@ function operation<T>(
     try {
       login();
     } catch (error) {
-      return Promise.reject(nativeError(error, 'C_Login'));
+      // The operation is still active (C_*Init succeeded): finish it once, unauthenticated, so
+      // that it ends (a failing C_Sign/C_Decrypt terminates it) and the session stays usable.
+      const failed = nativeError(error, 'C_Login');
+      return callAsync(finishName, finish).then(
+        () => Promise.reject(failed),
+        () => Promise.reject(failed),
+      );
     }
   }
   return callAsync(finishName, finish);

@@ -377,6 +377,9 @@ describe.runIf(need(...pkcs11Components()))('PKCS#11 tokens on SoftHSM2', () => 
       expect(privateKey.alwaysAuthenticate).toBe(true);
       const message = new Uint8Array([1, 2, 3]);
       expect((await rejection(session.sign(privateKey, message))).code).toBe('ERR_PKCS11_NOT_LOGGED_IN');
+      // a wrong per-use PIN fails, and leaves no operation active: the next signature works
+      const wrong = await rejection(session.sign(privateKey, message, { pin: '000000' }));
+      expect(wrong.code).toBe('ERR_PKCS11_PIN_INCORRECT');
       const signature = await session.sign(privateKey, message, { pin: PIN });
       const pub = await session.publicKey(privateKey);
       expect(verify('sha256', message, { key: pub, dsaEncoding: 'ieee-p1363' }, signature)).toBe(true);
