@@ -81,15 +81,22 @@ export async function openPkcs11Module(options: Pkcs11ModuleOptions | string): P
   const { path, limits } = typeof options === 'string' ? { path: options, limits: undefined } : options;
   const resolved = resolvePkcs11Limits(limits);
   const real = checkPath(path);
-  let pending = libraries.get(real);
-  if (pending === undefined) {
-    pending = loadNativeLibrary(real).then((native) => new LibraryState(real, native));
-    libraries.set(real, pending);
-    pending.catch(() => libraries.delete(real));
+  for (;;) {
+    let pending = libraries.get(real);
+    if (pending === undefined) {
+      pending = loadNativeLibrary(real).then((native) => new LibraryState(real, native));
+      libraries.set(real, pending);
+      pending.catch(() => libraries.delete(real));
+    }
+    const library = await pending;
+    // the last other handle may have closed (and finalised the module) while this one waited
+    if (library.finalized) {
+      if (libraries.get(real) === pending) libraries.delete(real);
+      continue;
+    }
+    library.refs++;
+    return new Pkcs11Module(library, resolved);
   }
-  const library = await pending;
-  library.refs++;
-  return new Pkcs11Module(library, resolved);
 }
 
 function matches(token: Pkcs11TokenInfo, selector: Pkcs11TokenSelector): boolean {
