@@ -390,12 +390,17 @@ export class Gate {
     if (aal === 0) throw new LatchkeyError('ERR_GATE_NO_EVIDENCE', 'the evidence is too old to start a session');
     const session = await this.#mint(subject, tx.evidence, aal, now);
     await this.#audit(subject, 'session.issued', { credentialId: session.credentialId, aal });
-    if (tx.duress !== null) {
-      await this.#store.usage.consume(`duress:${session.credentialId}`, 1);
-      const duressId = tx.duress;
-      this.#background(this.#freeze(subject, session.credentialId, duressId));
-    }
+    if (tx.duress !== null) await this.#underDuress(subject, session.credentialId, tx.duress);
     return session;
+  }
+
+  /**
+   * Record that a session was minted under duress (before its token is handed out, so that every
+   * later lookup agrees), and freeze the subject's other credentials in the background.
+   */
+  async #underDuress(subject: string, credentialId: string, authenticatorId: string): Promise<void> {
+    await this.#store.usage.consume(`duress:${credentialId}`, 1);
+    this.#background(this.#freeze(subject, credentialId, authenticatorId));
   }
 
   /**
@@ -425,43 +430,32 @@ export class Gate {
       await this.#audit(subject ?? null, 'recovery.refused', { needs });
       throw new LatchkeyError('ERR_GATE_RECOVERY_REFUSED', `account recovery needs ${needs}`, { needs });
     }
-    const aal = assuranceLevel(fresh, { now });
-    const issued = await this.#issuer.issue({
-      sub: subject,
-      amr: [...new Set(fresh.flatMap((e) => e.amr))].sort(),
-      acr: `aal${Math.max(aal, 1)}`,
-      auth_time: Math.max(...fresh.map((e) => e.at)),
-      expiry: now + this.#recovery.ttlMs,
-      caveats: [
-        `"lk-session:${packEvidence(fresh)}" != ""`,
-        `action in [${this.#recovery.actions.map((a) => JSON.stringify(a)).join(', ')}]`,
-      ],
+    const aal = Math.max(assuranceLevel(fresh, { now }), 1) as 1 | 2 | 3;
+    const session = await this.#mint(subject, fresh, aal, now, {
+      expiresAt: now + this.#recovery.ttlMs,
+      caveat: `action in [${this.#recovery.actions.map((a) => JSON.stringify(a)).join(', ')}]`,
     });
-    const level = Math.max(aal, 1) as 1 | 2 | 3;
-    const idleMs = IDLE_MS[level];
-    if (idleMs !== null) {
-      await this.#store.throttle.hit(idleKey(issued.credentialId, Math.floor(now / (idleMs / 2))), idleMs);
-    }
-    if (tx.duress !== null) {
-      await this.#store.usage.consume(`duress:${issued.credentialId}`, 1);
-      this.#background(this.#freeze(subject, issued.credentialId, tx.duress));
-    }
+    if (tx.duress !== null) await this.#underDuress(subject, session.credentialId, tx.duress);
     await this.#audit(subject, 'recovery.completed', {
-      credentialId: issued.credentialId,
+      credentialId: session.credentialId,
       factors: fresh.map((e) => e.factor),
     });
-    return {
-      token: issued.token,
-      credentialId: issued.credentialId,
-      expiresAt: now + this.#recovery.ttlMs,
-      idleMs,
-      aal: level,
-    };
+    return session;
   }
 
-  async #mint(subject: string, evidence: readonly Evidence[], aal: 1 | 2 | 3, now: number): Promise<GateSession> {
+  /**
+   * Mint a session from `evidence`: NIST lifetimes for `aal`, its idle window opened. `confine`
+   * gives a shorter expiry and one more caveat (a recovery session's scope).
+   */
+  async #mint(
+    subject: string,
+    evidence: readonly Evidence[],
+    aal: 1 | 2 | 3,
+    now: number,
+    confine?: { readonly expiresAt: number; readonly caveat: string },
+  ): Promise<GateSession> {
     const authTime = Math.max(...evidence.map((e) => e.at));
-    const expiresAt = Math.min(now, ...evidence.map((e) => e.at)) + OVERALL_MS[aal];
+    const expiresAt = confine?.expiresAt ?? Math.min(now, ...evidence.map((e) => e.at)) + OVERALL_MS[aal];
     const amr = [...new Set(evidence.flatMap((e) => e.amr))].sort();
     const issued = await this.#issuer.issue({
       sub: subject,
@@ -469,7 +463,7 @@ export class Gate {
       acr: `aal${aal}`,
       auth_time: authTime,
       expiry: expiresAt,
-      caveats: [`"lk-session:${packEvidence(evidence)}" != ""`],
+      caveats: [`"lk-session:${packEvidence(evidence)}" != ""`, ...(confine === undefined ? [] : [confine.caveat])],
     });
     const idleMs = IDLE_MS[aal];
     if (idleMs !== null) {

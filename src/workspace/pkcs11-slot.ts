@@ -14,7 +14,7 @@ import { LatchkeyError } from '../core/errors.js';
 import { randomBytes } from '../core/random.js';
 import type { Evidence } from '../core/types.js';
 import { unwrapDataKey, wrapDataKey } from '../hardware/pkcs11/data-key.js';
-import type { Pkcs11Key, Pkcs11KeyQuery } from '../hardware/pkcs11/keys.js';
+import { isHardwareBound, type Pkcs11Key, type Pkcs11KeyQuery } from '../hardware/pkcs11/keys.js';
 import type { Pkcs11Pin } from '../hardware/pkcs11/library.js';
 import type { Pkcs11Module, Pkcs11TokenSelector } from '../hardware/pkcs11/module.js';
 import { watchTokens } from '../hardware/pkcs11/presence.js';
@@ -23,9 +23,7 @@ import type { Pkcs11Part } from './format.js';
 import type { PartContext, PartEnroller, PartOpener } from './slots.js';
 
 function evidence(context: PartContext, part: Pkcs11Part, key: Pkcs11Key): Evidence {
-  // what the token says of its key (as Pkcs11Factor reads it): made there, kept there, never readable
-  const hardwareBound =
-    key.token && key.local && key.alwaysSensitive && key.neverExtractable && key.sensitive && !key.extractable;
+  const hardwareBound = isHardwareBound(key);
   return Object.freeze({
     factor: 'pkcs11',
     subject: context.workspaceId,

@@ -31,7 +31,7 @@ import {
   SIGNATURE_ALGORITHMS,
   verifyTokenSignature,
 } from '../../hardware/pkcs11/algorithms.js';
-import type { Pkcs11Key } from '../../hardware/pkcs11/keys.js';
+import { isHardwareBound, type Pkcs11Key } from '../../hardware/pkcs11/keys.js';
 import type { Pkcs11Pin, Pkcs11TokenInfo } from '../../hardware/pkcs11/library.js';
 import type { Pkcs11Module, Pkcs11TokenSelector } from '../../hardware/pkcs11/module.js';
 import type { Pkcs11Session } from '../../hardware/pkcs11/session.js';
@@ -231,11 +231,7 @@ export class Pkcs11Factor {
           {},
         );
       }
-      // Made on the token (LOCAL), stored there (TOKEN), and never readable: sensitive since it was
-      // made (ALWAYS_SENSITIVE: SENSITIVE may be turned on after a key was read out) and never
-      // extractable. All of these are the module's word: see SECURITY.md on software tokens.
-      const hardwareBound =
-        key.token && key.local && key.alwaysSensitive && key.neverExtractable && key.sensitive && !key.extractable;
+      const hardwareBound = isHardwareBound(key);
       if (!hardwareBound && this.options.allowExportableKeys !== true) {
         throw new LatchkeyError(
           'ERR_PKCS11_KEY_UNSUITABLE',

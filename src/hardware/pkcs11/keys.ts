@@ -106,6 +106,16 @@ const CLASS_NAMES: Readonly<Record<number, Pkcs11ObjectClass>> = {
   [CKO.DATA]: 'data',
 };
 
+/**
+ * Whether the token vouches that a key can never exist outside it: made on the token (LOCAL),
+ * stored there (TOKEN), sensitive since it was made (ALWAYS_SENSITIVE: SENSITIVE may be turned on
+ * after a key was read out in clear) and never extractable. All of it is the module's word: see
+ * SECURITY.md on software tokens.
+ */
+export function isHardwareBound(key: Pkcs11Key): boolean {
+  return key.token && key.local && key.alwaysSensitive && key.neverExtractable && key.sensitive && !key.extractable;
+}
+
 /** The curve a DER OID in `CKA_EC_PARAMS` names, or undefined. */
 export function curveOfParams(params: Buffer | undefined): Pkcs11Curve | undefined {
   if (params === undefined) return undefined;
